@@ -1,0 +1,35 @@
+# qujat — two commands matter: `make run` and `make test`. Both are idempotent.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Debian's python3 owns python3-uno (LibreOffice's UNO bridge); the venv is built from it
+# with --system-site-packages so that `import uno` works inside it.
+SYSPY ?= /usr/bin/python3
+APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation fonts-dejavu-core \
+	poppler-utils zbar-tools softhsm2 opensc
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test bench deps venv clean
+
+deps: .deps-stamp
+.deps-stamp: Makefile
+	@bash scripts/install-system-deps $(APT_PACKAGES)
+	@touch $@
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml .deps-stamp
+	@test -x $(PY) || $(SYSPY) -m venv --system-site-packages $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.stamp-* && touch $@
+
+run: venv
+	$(VENV)/bin/qujat demo --out out
+
+test: venv
+	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf out .pytest_cache

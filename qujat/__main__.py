@@ -1,0 +1,5 @@
+import sys
+
+from qujat.cli import main
+
+sys.exit(main())
