@@ -1,0 +1,72 @@
+import io
+import re
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from docgen.qr import new_token, qr_png, verification_url
+
+needs_zbar = pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbarimg (zbar-tools) not installed")
+
+
+def _decode(png: bytes, tmp_path) -> str:
+    path = tmp_path / "qr.png"
+    path.write_bytes(png)
+    res = subprocess.run(["zbarimg", "--raw", "-q", str(path)], capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
+    return res.stdout.decode("utf-8").rstrip("\n")
+
+
+@needs_zbar
+def test_qr_roundtrip_verification_url(tmp_path):
+    url = verification_url("https://qujat.example.kz/", new_token())
+    assert _decode(qr_png(url), tmp_path) == url
+
+
+@needs_zbar
+def test_qr_roundtrip_non_ascii(tmp_path):
+    text = "Жер учаскесі 01-234-056-789 — акт"
+    res_png = qr_png(text, box_size=6, border=4)
+    assert _decode(res_png, tmp_path) == text
+
+
+def test_qr_png_geometry():
+    png = qr_png("https://e.kz/v/abc", box_size=10, border=4)
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG"
+    w, h = img.size
+    assert w == h
+    modules = w // 10
+    assert w % 10 == 0 and (modules - 8 - 21) % 4 == 0  # version v: 17 + 4v modules
+    px = img.convert("L")
+    # quiet zone is white, the finder pattern's corner is black
+    assert px.getpixel((0, 0)) == 255 and px.getpixel((39, 39)) == 255
+    assert px.getpixel((40, 40)) == 0
+
+
+def test_qr_png_rejects_bad_input():
+    with pytest.raises(ValueError):
+        qr_png("")
+    with pytest.raises(ValueError):
+        qr_png("x", box_size=0)
+
+
+def test_verification_url():
+    assert verification_url("https://a.kz", "T") == "https://a.kz/v/T"
+    assert verification_url("https://a.kz/base///", "T") == "https://a.kz/base/v/T"
+    with pytest.raises(ValueError):
+        verification_url("https://a.kz", "")
+
+
+def test_new_token_urlsafe_and_random():
+    tokens = {new_token() for _ in range(200)}
+    assert len(tokens) == 200
+    for t in tokens:
+        assert len(t) == 32  # 24 bytes base64url without padding
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", t)
+    # >= 128 bits: 32 chars of a 64-symbol alphabet = 192 bits; check the
+    # alphabet is really used (not e.g. hex)
+    alphabet = set("".join(tokens))
+    assert len(alphabet) > 50
