@@ -9,6 +9,11 @@ The picture is drawn at a supersampled resolution and downsampled with LANCZOS,
 so lines and text are antialiased; it is a greyscale PNG meant to be printed at
 ``width_mm`` x ``height_mm`` (the PNG carries the matching dpi).
 
+Point names go along the outward bisector of their vertex and side lengths
+outside their side at its midpoint; where that would collide with the outline,
+a point or a label already placed, the next of a few candidate positions is
+taken (greedy, names first).
+
 Layout of the sheet (mm): the plot is centred in the area left after fixed
 margins; the right margin holds the north arrow, the bottom band the scale bar
 and the numeric scale.  ``choose_scale`` uses the same area.
@@ -267,6 +272,9 @@ def _font(size_px: int, bold: bool = False) -> ImageFont.FreeTypeFont:
 # --------------------------------------------------------------------------- drawing
 
 
+_POSTERIZE_16 = [min(255, round(v / 17) * 17) for v in range(256)]
+
+
 class _Canvas:
     """Drawing in millimetres on a supersampled greyscale image."""
 
@@ -306,6 +314,8 @@ class _Canvas:
 
     def png(self, dpi: int) -> bytes:
         out = self.img.resize((self.px_w, self.px_h), Image.LANCZOS)
+        # 16 grey levels are plenty for antialiased line art and halve the PNG size
+        out = out.point(_POSTERIZE_16)
         buf = io.BytesIO()
         out.save(buf, format="PNG", optimize=True, dpi=(dpi, dpi))
         return buf.getvalue()
@@ -324,6 +334,88 @@ def _box_center_along(dx: float, dy: float, half_w: float, half_h: float) -> flo
     if abs(dy) > 1e-12:
         cands.append(half_h / abs(dy))
     return min(cands) if cands else 0.0
+
+
+_NAME_TURNS = (0, 30, -30, 60, -60, 90, -90, 125, -125, 160, -160)
+
+
+def _quad(centre, along, half_len: float, half_h: float) -> list[tuple[float, float]]:
+    """Corners of a rectangle centred at *centre*, its long axis along the unit *along*."""
+    (cx, cy), (ux, uy) = centre, along
+    vx, vy = -uy, ux
+    return [
+        (cx + sx * half_len * ux + sy * half_h * vx, cy + sx * half_len * uy + sy * half_h * vy)
+        for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+    ]
+
+
+def _bbox(pts) -> tuple[float, float, float, float]:
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _separated(a: list, b: list) -> bool:
+    """Separating axis test for two convex polygons (a segment counts as one)."""
+    for poly in (a, b):
+        m = len(poly)
+        for i in range(m if m > 2 else 1):
+            p, q = poly[i], poly[(i + 1) % m]
+            ax, ay = -(q[1] - p[1]), q[0] - p[0]
+            pa = [ax * x + ay * y for x, y in a]
+            pb = [ax * x + ay * y for x, y in b]
+            if max(pa) <= min(pb) or max(pb) <= min(pa):
+                return True
+    return False
+
+
+class _Placer:
+    """Greedy label placement against a growing set of obstacles (page mm)."""
+
+    PAD = 0.25  # clearance kept around labels, mm
+
+    def __init__(self, width_mm: float, height_mm: float):
+        self.width, self.height = width_mm, height_mm
+        self.shapes: list[tuple[tuple[float, float, float, float], list]] = []
+
+    def add_segment(self, a, b) -> None:
+        self.shapes.append((_bbox((a, b)), [a, b]))
+
+    def add_box(self, quad: list) -> None:
+        self.shapes.append((_bbox(quad), quad))
+
+    def _cost(self, quad: list) -> int:
+        x0, y0, x1, y1 = _bbox(quad)
+        cost = 0
+        if x0 < 0.5 or y0 < 0.5 or x1 > self.width - 0.5 or y1 > self.height - 0.5:
+            cost += 5  # leaves the sheet
+        pad = self.PAD
+        grown = _quad(
+            ((quad[0][0] + quad[2][0]) / 2, (quad[0][1] + quad[2][1]) / 2),
+            _unit(quad[1][0] - quad[0][0], quad[1][1] - quad[0][1]),
+            math.dist(quad[0], quad[1]) / 2 + pad,
+            math.dist(quad[1], quad[2]) / 2 + pad,
+        )
+        gx0, gy0, gx1, gy1 = _bbox(grown)
+        for (bx0, by0, bx1, by1), shape in self.shapes:
+            if bx1 < gx0 or bx0 > gx1 or by1 < gy0 or by0 > gy1:
+                continue
+            if not _separated(grown, shape):
+                cost += 1
+        return cost
+
+    def place(self, candidates: list) -> tuple:
+        """The first candidate ``(centre, quad)`` without collisions, else the least bad."""
+        best, best_cost = candidates[0], None
+        for cand in candidates:
+            cost = self._cost(cand[1])
+            if cost == 0:
+                best = cand
+                break
+            if best_cost is None or cost < best_cost:
+                best, best_cost = cand, cost
+        self.add_box(best[1])
+        return best
 
 
 def _nice_step(min_mm: float, mm_per_m: float) -> float:
@@ -433,35 +525,66 @@ def draw_plan(
     # outline
     c.draw.line([c.p(*q) for q in page + page[:1]], fill=0, width=c.w(0.45), joint="curve")
 
-    # side lengths, parallel to the side, outside it
+    # Labels are placed greedily, names first, each at the first candidate position
+    # that collides with nothing drawn (outline, point circles, labels placed so far,
+    # north arrow, scale band, sheet edge); failing that, at the least bad one.
+    r_mm = 0.65
+    placer = _Placer(width_mm, height_mm)
+    for i in range(n):
+        placer.add_segment(page[i], page[(i + 1) % n])
+    for vx, vy in page:
+        placer.add_box(_quad((vx, vy), (1.0, 0.0), r_mm, r_mm))
+    xa = width_mm - MARGIN_SIDE_MM / 2
+    placer.add_box(_quad((xa, 14.0), (1.0, 0.0), 3.0, 10.0))  # north arrow
+    placer.add_box(_quad((width_mm / 2, height_mm - 8.5), (1.0, 0.0), width_mm / 2, 8.5))  # scale band
+
+    # turning point names, preferably along the outward bisector
+    name_font = c.font(8)
+    for i, (name, _, _) in enumerate(pts):
+        vx, vy = page[i]
+        nx, ny = outward[i - 1][0] + outward[i][0], outward[i - 1][1] + outward[i][1]
+        bx, by = _unit(nx, ny)
+        if bx == 0 and by == 0:  # spike: the sides double back, go along the incoming side
+            a = page[i - 1]
+            bx, by = _unit(vx - a[0], vy - a[1])
+        tw, th = c.text_size_mm(name, name_font)
+        cands = []
+        for extra in (0.0, 1.2, 2.6):
+            for turn in _NAME_TURNS:
+                t = math.radians(turn)
+                dx = bx * math.cos(t) - by * math.sin(t)
+                dy = bx * math.sin(t) + by * math.cos(t)
+                dist = r_mm + 0.7 + extra + _box_center_along(dx, dy, tw / 2, th / 2)
+                centre = (vx + dx * dist, vy + dy * dist)
+                cands.append((centre, _quad(centre, (1.0, 0.0), tw / 2, th / 2)))
+        centre, _ = placer.place(cands)
+        c.text(centre[0], centre[1], name, name_font)
+
+    # side lengths, parallel to the side, preferably outside at its midpoint
     len_font = c.font(7)
     for i, (_, _, metres) in enumerate(segment_lengths(pts)):
         a, b = page[i], page[(i + 1) % n]
         text = format_length(metres)
-        _, th = c.text_size_mm(text, len_font)
+        tw, th = c.text_size_mm(text, len_font)
         angle = math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0]))
         if angle > 90:
             angle -= 180
         elif angle <= -90:
             angle += 180
+        rad = math.radians(angle)
+        along = (math.cos(rad), -math.sin(rad))  # reading direction on the page (y down)
         ox, oy = outward[i]
-        off = 0.7 + th / 2
-        mx, my = (a[0] + b[0]) / 2 + ox * off, (a[1] + b[1]) / 2 + oy * off
-        c.rotated_text(mx, my, text, len_font, angle)
+        off = 0.6 + th / 2
+        cands = []
+        for frac in (0.5, 0.3, 0.7, 0.15, 0.85):
+            for side in (1.0, -1.0):
+                for extra in (0.0, 1.5):
+                    d = side * (off + extra)
+                    centre = (a[0] + (b[0] - a[0]) * frac + ox * d, a[1] + (b[1] - a[1]) * frac + oy * d)
+                    cands.append((centre, _quad(centre, along, tw / 2, th / 2)))
+        centre, _ = placer.place(cands)
+        c.rotated_text(centre[0], centre[1], text, len_font, angle)
 
-    # turning points and their names along the outward bisector
-    r_mm = 0.65
-    name_font = c.font(8)
-    for i, (name, _, _) in enumerate(pts):
-        vx, vy = page[i]
-        nx, ny = outward[i - 1][0] + outward[i][0], outward[i - 1][1] + outward[i][1]
-        dx, dy = _unit(nx, ny)
-        if dx == 0 and dy == 0:  # spike: the sides double back, go along the incoming side
-            a = page[i - 1]
-            dx, dy = _unit(vx - a[0], vy - a[1])
-        tw, th = c.text_size_mm(name, name_font)
-        dist = r_mm + 0.8 + _box_center_along(dx, dy, tw / 2, th / 2)
-        c.text(vx + dx * dist, vy + dy * dist, name, name_font)
     for vx, vy in page:
         c.draw.ellipse(
             [c.p(vx - r_mm, vy - r_mm), c.p(vx + r_mm, vy + r_mm)], fill=255, outline=0, width=c.w(0.2)
