@@ -249,3 +249,46 @@ def test_draw_plan_rejects_bad_input():
         draw_plan([("1", 0, 0), ("2", 1, 1)])
     with pytest.raises(ValueError):
         draw_plan([("1", 0, 0), ("2", 1, float("nan")), ("3", 2, 0)])
+
+
+def test_label_placer_avoids_collisions():
+    from docgen.plan import _Placer, _quad, _separated
+
+    sq = _quad((10, 10), (1.0, 0.0), 2, 1)
+    assert not _separated(sq, _quad((11, 10.5), (1.0, 0.0), 2, 1))
+    assert _separated(sq, _quad((20, 10), (1.0, 0.0), 2, 1))
+    # a rotated box whose corner pokes into the square; a segment crossing it
+    assert not _separated(sq, _quad((12.5, 12.5), (0.7071, 0.7071), 2, 1))
+    assert not _separated(sq, [(5, 10), (15, 10)])
+    assert _separated(sq, [(5, 13), (15, 13)])
+
+    placer = _Placer(120, 100)
+    placer.add_segment((0, 50), (120, 50))  # a side running through the first candidate
+    first = ((60, 50), _quad((60, 50), (1.0, 0.0), 3, 1))
+    second = ((60, 53), _quad((60, 53), (1.0, 0.0), 3, 1))
+    third = ((60, 56), _quad((60, 56), (1.0, 0.0), 3, 1))
+    assert placer.place([first, second])[0] == (60, 53)
+    # the box just placed is an obstacle now
+    assert placer.place([second, third])[0] == (60, 56)
+    # off the sheet is avoided too
+    off = ((1, 10), _quad((1, 10), (1.0, 0.0), 3, 1))
+    assert placer.place([off, ((30, 10), _quad((30, 10), (1.0, 0.0), 3, 1))])[0] == (30, 10)
+
+
+def test_concave_plot_labels_stay_outside():
+    # a U-shaped plot at 1:1000: every label goes outside the polygon or into the
+    # notch, so a band well inside each arm stays blank
+    u = [("1", 60, 0), ("2", 60, 20), ("3", 20, 20), ("4", 20, 50), ("5", 60, 50), ("6", 60, 70), ("7", 0, 70), ("8", 0, 0)]
+    pts = [(n, X0 + x, Y0 + y) for n, x, y in u]
+    assert is_simple_polygon(pts)
+    assert polygon_area_m2(pts) == pytest.approx(70 * 60 - 30 * 40)
+    plan = draw_plan(pts, scale=1000)
+    g = decode(plan).convert("L")
+    # drawing area centre (60, 45) mm; plot 70 x 60 mm -> x 25..95, y 15..75 (north up)
+    arms = [(25 + 4, 15 + 4, 25 + 16, 75 - 4), (95 - 16, 15 + 4, 95 - 4, 75 - 4), (25 + 4, 75 - 16, 95 - 4, 75 - 4)]
+    for x0, y0, x1, y1 in arms:
+        box = g.crop((px(x0), px(y0), px(x1), px(y1)))
+        assert sum(box.histogram()[:128]) == 0, (x0, y0, x1, y1)
+    # and the notch's bottom side (points 3-4, X = 20 m -> y = 55 mm, x 45..75) is drawn
+    side = g.crop((px(50), px(54.5), px(70), px(55.5)))
+    assert sum(side.histogram()[:128]) > 0.5 * px(20)
