@@ -1,0 +1,193 @@
+"""Request → DOCX (docxtpl) → PDF/A-2b (warm LibreOffice), as bytes plus what was used.
+
+Nothing here touches a file system layout: callers get bytes and metadata (`Rendered`) and decide
+where they go (a CLI folder, the store, an HTTP response). Signing comes after, on the PDF bytes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from docx.shared import Mm
+from docxtpl import DocxTemplate, InlineImage
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from docgen import qr
+from docgen.errors import RenderFailed
+from docgen.model import Language
+from docgen.templates import Template, TemplateStore, default_store
+from docgen.views import build_view, footer_context
+
+__all__ = ["Rendered", "Renderer", "fill", "compose"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One document as rendered: the DOCX, the PDF (None when conversion was not asked for) and
+    the facts a record keeps about how it was made."""
+
+    doc_type: str
+    language: str
+    token: str
+    verification_url: str
+    docx: bytes
+    pdf: bytes | None
+    templates: tuple[dict, ...]
+    rendered_at: str
+    name: str = "document"
+    timings_ms: dict = field(default_factory=dict, compare=False)
+
+
+class _CachingEnvironment(SandboxedEnvironment):
+    """docxtpl compiles the whole document XML with `from_string` on every render; the XML of one
+    template is the same each time, so keep the compiled template (docxtpl issue #110).
+
+    Sandboxed, with autoescape: request data are values, never template code."""
+
+    def __init__(self):
+        super().__init__(autoescape=True)
+        self._compiled: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def from_string(self, source, globals=None, template_class=None):  # noqa: A002 - jinja's name
+        if globals is not None or template_class is not None:
+            return super().from_string(source, globals, template_class)
+        t = self._compiled.get(source)
+        if t is None:
+            t = super().from_string(source)
+            with self._lock:
+                if len(self._compiled) > 256:
+                    self._compiled.clear()
+                self._compiled[source] = t
+        return t
+
+
+@lru_cache(maxsize=1)
+def _env() -> _CachingEnvironment:
+    return _CachingEnvironment()
+
+
+class _Tpl(DocxTemplate):
+    """docxtpl with its regex patching of the XML memoised per template part."""
+
+    _patched: dict[str, str] = {}
+
+    def patch_xml(self, src_xml):
+        out = self._patched.get(src_xml)
+        if out is None:
+            out = super().patch_xml(src_xml)
+            if len(self._patched) > 256:
+                self._patched.clear()
+            self._patched[src_xml] = out
+        return out
+
+
+def fill(template: Template, context: dict, images: dict, qr_png: bytes, *, title: str = "") -> bytes:
+    """Fill one language's template; returns DOCX bytes."""
+    tpl = _Tpl(io.BytesIO(template.data))
+    ctx = dict(context)
+    ctx["qr"] = InlineImage(tpl, io.BytesIO(qr_png), width=Mm(22))
+    for name, img in images.items():
+        ctx[name] = InlineImage(tpl, io.BytesIO(img.png), width=Mm(img.width_mm))
+    try:
+        tpl.render(ctx, jinja_env=_env(), autoescape=True)
+    except TemplateError as e:
+        raise RenderFailed(f"template {template.lang}/{template.doc_type} {template.version}: {e}") from e
+    props = tpl.docx.core_properties
+    props.title = title
+    props.subject = f"qujat {template.doc_type}"
+    props.keywords = f"template {template.lang}/{template.doc_type} v{template.version} sha256:{template.sha256}"
+    props.created = props.modified = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()
+
+
+def compose(parts: list[bytes]) -> bytes:
+    """Join language versions into one DOCX, each starting on a new page (docxcompose).
+
+    The first part's footer serves the whole file, which is why the footer of a kk+ru document
+    speaks both languages."""
+    if len(parts) == 1:
+        return parts[0]
+    from docx import Document
+    from docx.enum.text import WD_BREAK
+    from docxcompose.composer import Composer
+
+    master = Document(io.BytesIO(parts[0]))
+    composer = Composer(master)
+    for extra in parts[1:]:
+        # a page break at the end of what is there, then the next language's document
+        master.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
+        composer.append(Document(io.BytesIO(extra)))
+    out = io.BytesIO()
+    composer.save(out)
+    return out.getvalue()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", text, flags=re.ASCII).strip("_") or "document"
+
+
+class Renderer:
+    """Turns validated requests into `Rendered` documents. Thread-safe; share one per process."""
+
+    def __init__(self, *, templates: TemplateStore | None = None, converter=None,
+                 base_url: str = DEFAULT_BASE_URL):
+        self.templates = templates or default_store()
+        self._converter = converter
+        self.base_url = base_url
+
+    @property
+    def converter(self):
+        if self._converter is None:
+            from docgen.convert import shared_pool
+
+            self._converter = shared_pool()
+        return self._converter
+
+    def render_docx(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
+        import time
+
+        t0 = time.perf_counter()
+        language = Language(request.language)
+        token = token or qr.new_token()
+        url = qr.verification_url(self.base_url, token)
+        qr_png = qr.qr_png(url)
+        footer = footer_context(language.parts, url, token)
+        parts, refs = [], []
+        for lang in language.parts:
+            template = self.templates.get(request.type, lang)
+            view = build_view(request, lang, today=today)
+            ctx = {**view.context, **footer}
+            title = ctx.get("title") or request.type
+            parts.append(fill(template, ctx, view.images, qr_png, title=str(title)))
+            refs.append(template.ref)
+        docx = compose(parts)
+        t1 = time.perf_counter()
+        ext = getattr(request, "external_id", None)
+        name = f"{_slug(ext) if ext else request.type}_{language.value.replace('+', '-')}"
+        return Rendered(
+            doc_type=request.type, language=language.value, token=token, verification_url=url,
+            docx=docx, pdf=None, templates=tuple(refs),
+            rendered_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            name=name, timings_ms={"fill": round((t1 - t0) * 1000, 1)},
+        )
+
+    def render(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
+        """DOCX and PDF/A-2b of a validated request."""
+        import dataclasses
+        import time
+
+        r = self.render_docx(request, token=token, today=today)
+        t0 = time.perf_counter()
+        pdf = self.converter.convert(r.docx)
+        timings = {**r.timings_ms, "convert": round((time.perf_counter() - t0) * 1000, 1)}
+        return dataclasses.replace(r, pdf=pdf, timings_ms=timings)

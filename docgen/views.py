@@ -1,0 +1,305 @@
+"""View models: a validated request → ready strings for one language's template.
+
+Templates only place values (style.md, "Templates"); every date, number, sum in words, label and
+choice between phrasings is made here. Images (QR, plot plan) are returned as PNG bytes with their
+print width; the renderer turns them into docxtpl InlineImages.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from docgen import fmt, plan as plan_drawing
+from docgen.model import (
+    AddressCertificateData,
+    AddressOperation,
+    CadastralInformationData,
+    CadastralValueActData,
+    DocumentType,
+    LandRightActData,
+    MotivatedRefusalData,
+    ObjectKind,
+    Organization,
+    Person,
+    RightKind,
+)
+
+__all__ = ["Image", "View", "build_view", "labels", "footer_context"]
+
+
+@dataclass(frozen=True)
+class Image:
+    png: bytes
+    width_mm: float
+
+
+@dataclass
+class View:
+    context: dict[str, Any]
+    images: dict[str, Image] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def labels() -> dict:
+    return yaml.safe_load((Path(__file__).with_name("labels.yaml")).read_text("utf-8"))
+
+
+def _l(key: str, *sub: str) -> dict:
+    node = labels()[key]
+    for s in sub:
+        node = node[s]
+    return node
+
+
+def footer_context(languages: tuple[str, ...], url: str, token: str) -> dict:
+    """The page footer is the same on every page of the file, so in kk+ru it speaks both languages."""
+    return {
+        "footer_lines": [_l("equivalence")[lang] for lang in languages],
+        "footer_caption": " / ".join(_l("verification_caption")[lang] for lang in languages),
+        "footer_code_caption": " / ".join(_l("code_caption")[lang] for lang in languages),
+        "verification_url": url,
+        "verification_code": token,
+    }
+
+
+def _party(p: Person | Organization, lang: str) -> dict:
+    if isinstance(p, Person):
+        d = {"name": p.full_name, "id_label": "ЖСН" if lang == "kk" else "ИИН", "id": p.iin}
+    else:
+        d = {"name": p.name_kk if lang == "kk" else p.name_ru, "id_label": "БСН" if lang == "kk" else "БИН", "id": p.bin}
+    share = getattr(p, "share", None)
+    d["share"] = f"{_l('share_word')[lang]} {share}" if share else ""
+    d["line"] = f"{d['name']}, {d['id_label']} {d['id']}" + (f", {d['share']}" if share else "")
+    return d
+
+
+def _decision(dec, lang: str) -> str:
+    no = "№"
+    return f"{dec.authority[lang]} {fmt.date_long(dec.date, lang)} {no} {dec.number}" if lang == "kk" \
+        else f"{dec.authority[lang]} от {fmt.date_long(dec.date, lang)} {no} {dec.number}"
+
+
+def _signer(signer, lang: str) -> dict:
+    if signer is None:
+        return {"signer_name": "", "signer_position": ""}
+    return {"signer_name": signer.full_name, "signer_position": signer.position[lang]}
+
+
+def _org_name(org: Organization | None, lang: str) -> str:
+    if org is None:
+        return ""
+    return org.name_kk if lang == "kk" else org.name_ru
+
+
+def _years(term, lang: str) -> str:
+    years = round((term.end - term.start).days / 365.25)
+    if lang == "kk":
+        return f"{years} жыл"
+    from babel.units import format_unit
+
+    return format_unit(years, "duration-year", length="long", locale="ru")
+
+
+def _term_text(term, lang: str) -> str:
+    a, b = fmt.date_short(term.start), fmt.date_short(term.end)
+    if lang == "kk":
+        return f"{a} ж. бастап {b} ж. дейін ({_years(term, lang)})"
+    return f"с {a} г. по {b} г. ({_years(term, lang)})"
+
+
+def _lease_kind(term) -> str:
+    # Land Code art. 35: short-term lease up to five years, long-term from five to 49 years.
+    return "long" if (term.end - term.start).days > 5 * 365 + 1 else "short"
+
+
+def _land_plot(lp, lang: str) -> dict:
+    return {
+        "cadastral_number": lp.cadastral_number,
+        "area_ha": fmt.area_ha(lp.area_ha, lang),
+        "address": lp.address[lang],
+        "land_category": lp.land_category[lang],
+        "intended_use": lp.intended_use[lang],
+        "restrictions": [r[lang] for r in lp.restrictions] or [_l("none")[lang]],
+        "divisible": _l("divisible", "true" if lp.divisible else "false")[lang],
+    }
+
+
+# --- per type ------------------------------------------------------------------------------------
+
+def _land_right_act(d: LandRightActData, lang: str, issued_on: dt.date) -> View:
+    kind = d.right_kind
+    title = _l("act_title", kind.value)[lang]
+    if kind == RightKind.TEMPORARY_PAID_LAND_USE:
+        title = title.format(lease_kind=_l("lease_kind", _lease_kind(d.term))[lang])
+    holders = d.holder if isinstance(d.holder, list) else [d.holder]
+    pts = [(p.name, p.x, p.y) for p in d.plan.points]
+    drawing = plan_drawing.draw_plan(pts, scale=d.plan.scale, language=lang, width_mm=95, height_mm=80)
+    ctx = {
+        "title": title.upper(),
+        "duplicate_mark": _l("duplicate")[lang] if d.duplicate else "",
+        "act_number": d.act_number,
+        "issued_on": fmt.date_long(issued_on, lang),
+        "holder_caption": _l("holder_caption", kind.value)[lang],
+        "holders": [_party(h, lang) for h in holders],
+        "term": _term_text(d.term, lang) if d.term else "",
+        "plot": _land_plot(d.land_plot, lang),
+        "basis": _decision(d.basis, lang),
+        "scale": f"1:{drawing.scale}",
+        "points": [{"name": n, "x": fmt.decimal(x, lang, 2), "y": fmt.decimal(y, lang, 2)} for n, x, y in pts],
+        "segments": [
+            {"from": a, "to": b, "length": fmt.metres(m, lang)} for a, b, m in plan_drawing.segment_lengths(pts)
+        ],
+        "adjacent": [{"from": a.from_, "to": a.to, "description": a.description[lang]} for a in d.plan.adjacent],
+        "computed_area_ha": fmt.area_ha(d.plan.area_ha, lang),
+        "issuer_name": _org_name(d.issuer, lang),
+        **_signer(d.signer, lang),
+    }
+    return View(ctx, {"plan": Image(drawing.png, drawing.width_mm)})
+
+
+def _cadastral_information(d: CadastralInformationData, lang: str, issued_on: dt.date) -> View:
+    ctx = {
+        "title": _l("cadastral_information_title", d.variant.value)[lang],
+        "variant": d.variant.value,
+        "as_of": fmt.date_long(d.as_of, lang),
+        "issued_on": fmt.date_long(issued_on, lang),
+        "request_number": d.request_number or "",
+        "plot": _land_plot(d.land_plot, lang),
+        "holders": [_party(h, lang) for h in d.holders],
+        "right": _l("right_name", d.right_kind.value)[lang],
+        "term": _term_text(d.term, lang) if d.term else "",
+        "title_documents": [
+            {"kind": t.kind[lang], "number": t.number, "date": fmt.date_short(t.date)} for t in d.title_documents
+        ],
+        "cadastral_value": fmt.money(d.cadastral_value, lang) if d.cadastral_value is not None else "",
+        "issuer_name": _org_name(d.issuer, lang),
+        **_signer(d.signer, lang),
+    }
+    return View(ctx)
+
+
+def _address_line(a, lang: str, object_kind: ObjectKind) -> str:
+    parts = [_l("address_parts", "country")[lang], a.region[lang]]
+    parts += [x[lang] for x in (a.district, a.locality, a.street) if x is not None]
+    if a.building:
+        key = "building_plot" if object_kind == ObjectKind.LAND_PLOT else "building"
+        parts.append(_l("address_parts", key)[lang].format(value=a.building))
+    if a.unit:
+        parts.append(_l("address_parts", "unit")[lang].format(value=a.unit))
+    return ", ".join(parts)
+
+
+def _address_certificate(d: AddressCertificateData, lang: str, issued_on: dt.date) -> View:
+    op = d.operation
+    ctx = {
+        "operation_phrase": _l("address_operation", op.value)[lang],
+        "address_caption": _l("address_caption", op.value)[lang],
+        "address": _address_line(d.address, lang, d.object_kind),
+        "previous_address": _address_line(d.previous_address, lang, d.object_kind) if d.previous_address else "",
+        "rka": d.rka,
+        "object_kind": _l("object_kind", d.object_kind.value)[lang],
+        "cadastral_number": d.cadastral_number or "",
+        "registered_in_register": op != AddressOperation.CLARIFY,
+        "certificate_number": d.certificate_number or "",
+        "issued_on": fmt.date_long(issued_on, lang),
+        "basis": _decision(d.basis, lang),
+        "applicant": _party(d.applicant, lang) if d.applicant else None,
+        "issuer_name": _org_name(d.issuer, lang),
+        **_signer(d.signer, lang),
+    }
+    return View(ctx)
+
+
+def _cadastral_value_act(d: CadastralValueActData, lang: str, issued_on: dt.date) -> View:
+    applicant = _party(d.applicant, lang)
+    is_person = isinstance(d.applicant, Person)
+    rows = []
+    for r in d.rows:
+        zone = r.zone if isinstance(r.zone, str) else r.zone[lang]
+        rows.append({
+            "zone": zone,
+            "area": fmt.decimal(r.area, lang),
+            "base_rate": fmt.decimal(r.base_rate, lang),
+            "coefficient": fmt.decimal(r.correction_coefficient, lang),
+            "value": fmt.money(r.value, lang),
+        })
+    ctx = {
+        "act_number": d.act_number or "",
+        "issued_on": fmt.date_long(issued_on, lang),
+        "applicant_person": applicant["line"] if is_person else "",
+        "applicant_organization": applicant["line"] if not is_person else "",
+        "valuation_reason": d.valuation_reason[lang],
+        "intended_use": d.intended_use[lang],
+        "location": d.location[lang],
+        "area_unit": _l("area_unit", d.area_unit)[lang],
+        "rows": rows,
+        "total_area": fmt.decimal(d.total_area, lang),
+        "total": fmt.money(d.total, lang),
+        "total_words": fmt.money_in_words(d.total, lang),
+        "enterprise_name": _org_name(d.cadastre_enterprise, lang),
+        "enterprise_head_name": d.enterprise_head.full_name if d.enterprise_head else "",
+        "enterprise_head_position": d.enterprise_head.position[lang] if d.enterprise_head else "",
+        "authority_head_name": d.authority_head.full_name if d.authority_head else "",
+        "authority_head_position": d.authority_head.position[lang] if d.authority_head else "",
+    }
+    return View(ctx)
+
+
+def _motivated_refusal(d: MotivatedRefusalData, lang: str, issued_on: dt.date) -> View:
+    from docgen.catalog import load_catalog
+
+    service = load_catalog().get(d.service)
+    grounds = []
+    for g in d.grounds:
+        ground = service.ground(g.code)
+        grounds.append({
+            "code": g.code,
+            "wording": getattr(ground, lang) if hasattr(ground, lang) else ground.text[lang],
+            "basis": _bilingual_attr(ground.basis, lang),
+            "explanation": g.explanation[lang],
+        })
+    provider = _org_name(d.provider, lang) or _bilingual_attr(service.provider, lang)
+    ctx = {
+        "service_name": _bilingual_attr(service.name, lang),
+        "service_code": service.code,
+        "provider_name": provider,
+        "outgoing_number": d.outgoing_number or "",
+        "issued_on": fmt.date_long(issued_on, lang),
+        "applicant": _party(d.applicant, lang),
+        "application_number": d.application.number,
+        "application_date": fmt.date_long(d.application.date, lang),
+        "grounds": grounds,
+        **_signer(d.signer, lang),
+    }
+    return View(ctx)
+
+
+def _bilingual_attr(obj, lang: str) -> str:
+    if obj is None:
+        return ""
+    if isinstance(obj, dict):
+        return obj.get(lang, "")
+    return getattr(obj, lang)
+
+
+_BUILDERS = {
+    DocumentType.LAND_RIGHT_ACT: _land_right_act,
+    DocumentType.CADASTRAL_INFORMATION: _cadastral_information,
+    DocumentType.ADDRESS_CERTIFICATE: _address_certificate,
+    DocumentType.CADASTRAL_VALUE_ACT: _cadastral_value_act,
+    DocumentType.MOTIVATED_REFUSAL: _motivated_refusal,
+}
+
+
+def build_view(request, lang: str, *, today: dt.date | None = None) -> View:
+    """The context for `lang` ('kk' or 'ru') of a validated request."""
+    data = request.data
+    issued_on = getattr(data, "issued_on", None) or today or dt.date.today()
+    view = _BUILDERS[DocumentType(request.type)](data, lang, issued_on)
+    view.context.setdefault("lang", lang)
+    return view
