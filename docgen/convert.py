@@ -175,6 +175,7 @@ class _Worker:
         self.desktop = None
         self.jobs = 0  # jobs done by the current process
         self.generation = 0  # how many processes this slot has had
+        self.history: list[tuple[int, int | None]] = []  # (pgid, office pid) per generation
         self._lock = threading.Lock()
         self._running_job = 0  # token of the job in flight, 0 when idle
         self._job_seq = 0
@@ -255,6 +256,7 @@ class _Worker:
             self.kill()
             raise _WorkerFailure(f"cannot create the Desktop service: {exc}") from exc
         self.office_pid = self._find_office_pid()
+        self.history.append((self.proc.pid, self.office_pid))
 
         def pv(name, value):
             return PropertyValue(Name=name, Value=value)
@@ -317,6 +319,7 @@ class _Worker:
         office = self.office_pid or proc.pid
         try:
             os.kill(office, signal.SIGTERM)
+            os.kill(office, signal.SIGCONT)  # a stopped process would never see the SIGTERM
         except ProcessLookupError:
             pass
         try:
@@ -487,12 +490,12 @@ class ConverterPool:
         self._closed = False
         self._bg: set[threading.Thread] = set()
         self.stats = collections.Counter()  # jobs, retries, replaced, recycled, timeouts
+        self._idle.extend(self._workers)
         if prestart:
             errors = self._start_all()
             if errors:
                 self.close()
                 raise ConversionError(f"LibreOffice workers failed to start: {errors[0]}")
-        self._idle.extend(self._workers)
 
     # -- public ----------------------------------------------------------------------
 
@@ -545,6 +548,10 @@ class ConverterPool:
         """Process-group ids (= launcher pids) of the workers, one per slot."""
         return [w.proc.pid if w.proc is not None else None for w in self._workers]
 
+    def all_pgids(self) -> list[int]:
+        """Process groups of every worker process this pool has started (all generations)."""
+        return [pgid for w in self._workers for pgid, _office in w.history]
+
     def profile_dirs(self) -> list[Path]:
         return [self._base, self._jobs_root]
 
@@ -570,11 +577,7 @@ class ConverterPool:
         self.wait_idle(self.job_timeout if timeout is None else timeout)
         for t in list(self._bg):
             t.join(self.start_timeout)
-        for w in self._workers:
-            try:
-                w.stop()
-            except Exception:  # pragma: no cover - best effort
-                log.exception("stopping converter worker %d", w.index)
+        self._each_worker(_Worker.stop)
         shutil.rmtree(self._jobs_root, ignore_errors=True)
         shutil.rmtree(self._base, ignore_errors=True)
         log.info("converter pool closed (%s)", dict(self.stats))
@@ -592,15 +595,20 @@ class ConverterPool:
     # -- internals -------------------------------------------------------------------
 
     def _start_all(self) -> list[str]:
+        return self._each_worker(lambda w: w.start(self.start_timeout))
+
+    def _each_worker(self, fn) -> list[str]:
+        """Run ``fn(worker)`` for all workers in parallel (start-up, shutdown); error texts."""
         errors: list[str] = []
 
-        def start(w: _Worker) -> None:
+        def call(w: _Worker) -> None:
             try:
-                w.start(self.start_timeout)
-            except _WorkerFailure as exc:
+                fn(w)
+            except Exception as exc:
+                log.warning("converter worker %d: %s", w.index, exc)
                 errors.append(str(exc))
 
-        threads = [threading.Thread(target=start, args=(w,), daemon=True) for w in self._workers]
+        threads = [threading.Thread(target=call, args=(w,), daemon=True) for w in self._workers]
         for t in threads:
             t.start()
         for t in threads:
