@@ -1,0 +1,178 @@
+"""Closed vocabularies of the signing side (ETSI EN 319 102-1 terms) and the report.
+
+The report is a set of frozen dataclasses; its JSON (spec §4) is a rendering of them
+with a fixed set of keys, so the HTTP API, the CLI and the tests all see one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "Level",
+    "Indication",
+    "SubIndication",
+    "SignerFields",
+    "SignatureReport",
+    "VerificationReport",
+]
+
+
+class _Parsable(enum.Enum):
+    @classmethod
+    def from_config(cls, value: "str | _Parsable"):
+        """Accept the enum itself, its value (``"B-LT"``) or its name (``"B_LT"``), any case."""
+        if isinstance(value, cls):
+            return value
+        text = str(value).strip()
+        for member in cls:
+            if text.upper() in (member.value.upper(), member.name.upper()):
+                return member
+        allowed = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown {cls.__name__} {value!r}; expected one of {allowed}")
+
+
+class Level(_Parsable):
+    """PAdES baseline level (ETSI EN 319 142-1)."""
+
+    B_B = "B-B"
+    B_T = "B-T"
+    B_LT = "B-LT"
+    B_LTA = "B-LTA"
+
+
+class Indication(_Parsable):
+    """Main status of a validation (ETSI EN 319 102-1 §5.1.3)."""
+
+    TOTAL_PASSED = "TOTAL_PASSED"
+    INDETERMINATE = "INDETERMINATE"
+    TOTAL_FAILED = "TOTAL_FAILED"
+
+    @property
+    def rank(self) -> int:
+        """Worse is higher; the document's indication is the worst of its signatures."""
+        return {"TOTAL_PASSED": 0, "INDETERMINATE": 1, "TOTAL_FAILED": 2}[self.value]
+
+
+class SubIndication(_Parsable):
+    """Why a validation did not pass (ETSI EN 319 102-1 names, plus nothing invented)."""
+
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    CERTIFICATE_CHAIN_GENERAL_FAILURE = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    NO_CERTIFICATE_CHAIN_FOUND = "NO_CERTIFICATE_CHAIN_FOUND"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    TRY_LATER = "TRY_LATER"
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+
+
+@dataclass(frozen=True)
+class SignerFields:
+    """Who signed, parsed the NCA way from the certificate subject and EKU."""
+
+    common_name: str = ""
+    iin: str = ""
+    bin: str = ""
+    organization: str = ""
+    roles: tuple[str, ...] = ()
+    surname: str = ""
+    given_name: str = ""
+    iin_valid: bool | None = None
+    bin_valid: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "common_name": self.common_name,
+            "iin": self.iin,
+            "bin": self.bin,
+            "organization": self.organization,
+            "roles": list(self.roles),
+        }
+
+
+def _iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    """Outcome for one signature field. ``notes`` are human explanations (not in JSON)."""
+
+    field: str
+    indication: Indication
+    sub_indication: SubIndication | None
+    intact: bool
+    covers_whole_document: bool
+    modified_after_signing: bool
+    trusted: bool
+    revoked: bool
+    signing_time: datetime | None
+    timestamp_time: datetime | None
+    level: Level
+    signer: SignerFields
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "intact": self.intact,
+            "covers_whole_document": self.covers_whole_document,
+            "modified_after_signing": self.modified_after_signing,
+            "trusted": self.trusted,
+            "revoked": self.revoked,
+            "signing_time": _iso(self.signing_time),
+            "timestamp_time": _iso(self.timestamp_time),
+            "level": self.level.value,
+            "signer": self.signer.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """Outcome for a whole PDF: TOTAL_PASSED only if every signature passed and one exists."""
+
+    signatures: tuple[SignatureReport, ...] = field(default_factory=tuple)
+
+    @property
+    def indication(self) -> Indication:
+        if not self.signatures:
+            return Indication.INDETERMINATE
+        return max((s.indication for s in self.signatures), key=lambda i: i.rank)
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indication": self.indication.value,
+            "signatures": [s.as_dict() for s in self.signatures],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        kwargs.setdefault("ensure_ascii", False)
+        kwargs.setdefault("indent", 2)
+        return json.dumps(self.as_dict(), **kwargs)
