@@ -443,15 +443,22 @@ class PkiServer:
     that B-LT signatures verify without the services.
     """
 
-    def __init__(self, pki: DevPki | str | os.PathLike[str], *, port: int | None = None):
+    def __init__(self, pki: DevPki | str | os.PathLike[str], *, port: int | None = None, quiet: bool = True):
         from certomancer.integrations.animator import Animator, AnimatorArchStore
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class _Handler(WSGIRequestHandler):
+            def log_request(self, *args: object, **kwargs: object) -> None:
+                if not quiet:
+                    super().log_request(*args, **kwargs)
 
         self.pki = pki if isinstance(pki, DevPki) else load_dev_pki(pki)
         arch = _load_arch(self.pki.root)
         app = Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False)
         self.port = port or self.pki.port
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=_Handler
+        )
         self._thread: threading.Thread | None = None
 
     def start(self) -> "PkiServer":

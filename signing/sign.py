@@ -110,7 +110,20 @@ def _reserve(signer: Signer, level: Level) -> int:
     size = _BASE_MARGIN + sum(len(c.dump()) for c in _signer_certs(signer))
     if level is not Level.B_B:
         size += _TIMESTAMP_MARGIN
-    return size
+    return size + size % 2  # pyHanko needs an even number (hex digits come in pairs)
+
+
+def _keep_metadata(writer: IncrementalPdfFileWriter) -> None:
+    """Leave the Info dictionary and XMP packet exactly as they are.
+
+    pyHanko otherwise parses and re-serialises the XMP packet on every signature
+    (new ModifyDate, Producer "pyHanko", its own serialisation of the renderer's
+    packet). The PDF/A-2b identification survives that, but a signature does not need
+    new metadata, the packet written by the renderer then stays byte-identical (Info
+    and XMP stay consistent, as PDF/A requires) and the XML round trip is saved.
+    pyHanko 0.38 has no public switch for this, hence the instance-level override.
+    """
+    writer._update_meta = lambda: None  # type: ignore[method-assign]
 
 
 def _run(coro):
@@ -173,6 +186,7 @@ def sign_pdf(
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     except (PdfError, ValueError) as exc:
         raise NotAPdfError(f"cannot parse the PDF: {exc}") from exc
+    _keep_metadata(writer)
     if level is Level.B_LT and validation_context is None:
         validation_context = blt_validation_context(signer, trust_roots=trust_roots)
     meta = PdfSignatureMetadata(

@@ -1,0 +1,202 @@
+"""`qujat sign`, `qujat verify` and `qujat pki init|serve`.
+
+Secrets (PKCS#12 password, token PIN) come from a file or an environment variable;
+there is deliberately no option taking the secret itself. Exit status: 0 success
+(for verify: only TOTAL_PASSED), 1 verification not passed, 2 bad input or setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import SigningPackageError
+from .model import Level
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_NOT_PASSED, EXIT_ERROR = 0, 1, 2
+
+
+def _err(message: str) -> int:
+    print(f"qujat: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _load_signer(args: argparse.Namespace):
+    from .certload import load_certs
+    from .keys import load_pkcs11, load_pkcs12, read_secret
+
+    if args.pkcs12:
+        if not (args.password_file or args.password_env):
+            raise SigningPackageError("--pkcs12 needs --password-file or --password-env")
+        password = read_secret(file=args.password_file, env=args.password_env)
+        return load_pkcs12(args.pkcs12, password)
+    if args.pkcs11_module:
+        if not (args.token_label and args.key_label):
+            raise SigningPackageError("--pkcs11-module needs --token-label and --key-label")
+        if not (args.pin_file or args.pin_env):
+            raise SigningPackageError("--pkcs11-module needs --pin-file or --pin-env")
+        pin = read_secret(file=args.pin_file, env=args.pin_env)
+        cert = load_certs([args.cert])[0] if args.cert else None
+        return load_pkcs11(
+            args.pkcs11_module,
+            token_label=args.token_label,
+            key_label=args.key_label,
+            pin=pin,
+            signing_cert=cert,
+            other_certs=load_certs(args.chain or []),
+        )
+    raise SigningPackageError("give a key: --pkcs12 FILE or --pkcs11-module LIB")
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from .certload import load_certs
+    from .sign import sign_pdf
+
+    try:
+        signer = _load_signer(args)
+        signed = sign_pdf(
+            Path(args.input).read_bytes(),
+            signer,
+            level=Level.from_config(args.level),
+            reason=args.reason,
+            location=args.location,
+            name=args.name,
+            tsa_url=args.tsa,
+            certify=args.certify,
+            field_name=args.field,
+            trust_roots=load_certs(args.trust) if args.trust else None,
+        )
+    except (SigningPackageError, OSError, ValueError) as exc:
+        return _err(str(exc))
+    Path(args.out).write_bytes(signed)
+    print(f"signed {args.input} -> {args.out} ({args.level})")
+    return EXIT_OK
+
+
+def _print_human(report) -> None:
+    print(f"indication: {report.indication.value}")
+    if not report.signatures:
+        print("no signatures found")
+    for s in report.signatures:
+        sub = f" / {s.sub_indication.value}" if s.sub_indication else ""
+        who = s.signer
+        print(f"- {s.field}: {s.indication.value}{sub} [{s.level.value}]")
+        print(f"  signer: {who.common_name} IIN {who.iin or '-'} BIN {who.bin or '-'} {who.organization}".rstrip())
+        if who.roles:
+            print(f"  roles: {', '.join(who.roles)}")
+        print(
+            f"  intact={s.intact} whole_document={s.covers_whole_document} "
+            f"modified_after={s.modified_after_signing} trusted={s.trusted} revoked={s.revoked}"
+        )
+        print(f"  signing time: {s.signing_time}  timestamp: {s.timestamp_time}")
+        for note in s.notes:
+            print(f"  note: {note}")
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import parse_moment, verify_pdf
+
+    try:
+        at = parse_moment(args.at) if args.at else None
+        report = verify_pdf(
+            Path(args.file).read_bytes(),
+            trust=args.trust or [],
+            crls=args.crl or [],
+            at=at,
+            online=not args.offline,
+            require_revocation=args.require_revocation,
+        )
+    except (SigningPackageError, OSError, ValueError) as exc:
+        return _err(str(exc))
+    if args.json:
+        print(report.to_json())
+    else:
+        _print_human(report)
+    return EXIT_OK if report.passed else EXIT_NOT_PASSED
+
+
+def _cmd_pki_init(args: argparse.Namespace) -> int:
+    from .pki import init_dev_pki
+
+    pki = init_dev_pki(args.dir, port=args.port)
+    print(f"dev PKI in {pki.root}")
+    print(f"  trust anchor: {pki.root_cert}")
+    print(f"  signers: {', '.join(str(pki.p12(s)) for s in pki.signers)}")
+    print(f"  password file: {pki.password_file}")
+    print(f"  serve with: qujat pki serve {pki.root}  (TSA {pki.tsa_url})")
+    return EXIT_OK
+
+
+def _cmd_pki_serve(args: argparse.Namespace) -> int:
+    from .pki import PkiServer
+
+    try:
+        server = PkiServer(args.dir, quiet=False)
+    except (SigningPackageError, OSError) as exc:
+        return _err(str(exc))
+    pki = server.pki
+    print(f"serving on {pki.base_url}: TSA {pki.tsa_url}  OCSP {pki.ocsp_url}  CRL {pki.crl_url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
+def _add_key_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("PKCS#12 key")
+    g.add_argument("--pkcs12", metavar="FILE", help="PKCS#12 (.p12/.pfx) key container")
+    g.add_argument("--password-file", metavar="F", help="file whose first line is the password")
+    g.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
+    t = p.add_argument_group("PKCS#11 token")
+    t.add_argument("--pkcs11-module", metavar="LIB", help="PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so")
+    t.add_argument("--token-label", metavar="LABEL")
+    t.add_argument("--key-label", metavar="LABEL", help="label of the private key (and certificate)")
+    t.add_argument("--pin-file", metavar="F", help="file whose first line is the user PIN")
+    t.add_argument("--pin-env", metavar="VAR", help="environment variable holding the user PIN")
+    t.add_argument("--cert", metavar="FILE", help="signer certificate, if not stored on the token")
+    t.add_argument("--chain", metavar="FILE", action="append", help="CA certificate(s) to embed")
+
+
+def register(subparsers) -> None:
+    """Add `sign`, `verify` and `pki` to the `qujat` command."""
+    sign = subparsers.add_parser("sign", help="sign a PDF (PAdES B-B, B-T or B-LT)", description=_cmd_sign.__doc__)
+    sign.add_argument("input", metavar="IN.pdf")
+    sign.add_argument("--out", required=True, metavar="OUT.pdf")
+    _add_key_options(sign)
+    sign.add_argument("--level", default="B-B", choices=[lv.value for lv in Level if lv is not Level.B_LTA])
+    sign.add_argument("--tsa", metavar="URL", help="RFC 3161 timestamp service (needed for B-T and B-LT)")
+    sign.add_argument("--reason")
+    sign.add_argument("--location")
+    sign.add_argument("--name", help="signer name shown by PDF readers (default: certificate CN)")
+    sign.add_argument("--field", help="signature field name (default: next SignatureN)")
+    sign.add_argument("--certify", action="store_true", help="certification signature (DocMDP: forms and signatures allowed)")
+    sign.add_argument("--trust", metavar="CERT", action="append", help="trust anchor for B-LT revocation collection")
+    sign.set_defaults(func=_cmd_sign)
+
+    verify = subparsers.add_parser("verify", help="verify the signatures of a PDF; exit 0 only on TOTAL_PASSED")
+    verify.add_argument("file", metavar="FILE.pdf")
+    verify.add_argument("--trust", metavar="CERT", action="append", help="trust anchor certificate (PEM/DER), repeatable")
+    verify.add_argument("--crl", metavar="FILE", action="append", help="CRL file (PEM/DER), repeatable")
+    verify.add_argument("--at", metavar="ISO-8601", help="validate at this moment, e.g. 2021-06-01T00:00:00Z")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--offline", action="store_true", help="do not download CRLs named in certificates")
+    verify.add_argument(
+        "--require-revocation", action="store_true", help="fail unless revocation data exists for every certificate"
+    )
+    verify.set_defaults(func=_cmd_verify)
+
+    pki = subparsers.add_parser("pki", help="development PKI (NCA-shaped): init, serve")
+    pki_sub = pki.add_subparsers(dest="pki_command", metavar="ACTION", required=True)
+    init = pki_sub.add_parser("init", help="create root CA, issuing CA, signers, CRL in DIR")
+    init.add_argument("dir", metavar="DIR")
+    init.add_argument("--port", type=int, help="loopback port baked into CRL/OCSP URLs (default: a free one)")
+    init.set_defaults(func=_cmd_pki_init)
+    serve = pki_sub.add_parser("serve", help="serve CRL, OCSP and TSA of DIR on 127.0.0.1")
+    serve.add_argument("dir", metavar="DIR")
+    serve.set_defaults(func=_cmd_pki_serve)

@@ -1,0 +1,78 @@
+"""Every level we sign at is valid for pdfsig and for our verifier; B-T uses the local
+TSA; B-LT carries its revocation data and verifies with the services stopped."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import assert_pdfsig_all_valid
+from pdfs import tiny_pdf
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from signing.model import Indication, Level
+from signing.pki import PkiServer, init_dev_pki
+from signing.sign import sign_pdf
+from signing.verify import verify_pdf
+
+
+def _tsa_common_name(pdf: bytes) -> str:
+    sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
+    for attr in sig.signer_info["unsigned_attrs"]:
+        if attr["type"].native == "signature_time_stamp_token":
+            signed = attr["values"][0]["content"]
+            return signed["certificates"][0].chosen.subject.native["common_name"]
+    raise AssertionError("no signature timestamp token in the CMS")
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_T, Level.B_LT])
+def test_each_level_is_valid_for_pdfsig_and_us(level, dev_pki, pki_server, dev_signer, tmp_path):
+    signed = sign_pdf(
+        tiny_pdf(), dev_signer(), level=level, tsa_url=dev_pki.tsa_url,
+        reason="Жер учаскесіне сәйкестендіру құжаты", location="Астана", name="Жандосов А.",
+    )
+
+    assert_pdfsig_all_valid(signed, tmp_path, expected=1)
+    report = verify_pdf(signed, trust=[dev_pki.root_cert])
+    sig = report.signatures[0]
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    assert sig.level is level
+    assert (sig.intact, sig.trusted, sig.revoked) == (True, True, False)
+
+
+def test_b_t_timestamp_comes_from_the_local_tsa(dev_pki, pki_server, dev_signer):
+    before = datetime.now(timezone.utc)
+
+    signed = sign_pdf(tiny_pdf(), dev_signer(), level="B-T", tsa_url=dev_pki.tsa_url)
+
+    sig = verify_pdf(signed, trust=[dev_pki.root_cert]).signatures[0]
+    assert _tsa_common_name(signed) == "TSA ҰКО DEV (RSA)"
+    assert sig.timestamp_time is not None
+    assert before - timedelta(seconds=2) <= sig.timestamp_time <= datetime.now(timezone.utc)
+
+
+def test_reason_location_and_signer_name_are_in_the_signature(dev_pki, dev_signer):
+    signed = sign_pdf(tiny_pdf(), dev_signer(), reason="Келісу", location="Алматы", name="Жандосов А.")
+
+    sig_obj = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0].sig_object
+    assert (sig_obj["/Reason"], sig_obj["/Location"], sig_obj["/Name"]) == ("Келісу", "Алматы", "Жандосов А.")
+
+
+def test_b_lt_verifies_with_services_stopped(tmp_path_factory, tmp_path):
+    pki = init_dev_pki(tmp_path_factory.mktemp("pki-lt"))
+    from signing.keys import load_pkcs12, read_secret
+
+    signer = load_pkcs12(pki.p12("authority-head"), read_secret(file=pki.password_file))
+    with PkiServer(pki):
+        b_lt = sign_pdf(tiny_pdf(), signer, level="B-LT", tsa_url=pki.tsa_url)
+        b_b = sign_pdf(tiny_pdf(), signer, level="B-B")
+    # The server is stopped: nothing can be fetched, only what the PDF carries counts.
+
+    lt = verify_pdf(b_lt, trust=[pki.root_cert], require_revocation=True)
+    bb = verify_pdf(b_b, trust=[pki.root_cert], require_revocation=True)
+
+    assert lt.indication is Indication.TOTAL_PASSED, lt.signatures[0].notes
+    assert lt.signatures[0].level is Level.B_LT
+    assert bb.indication is not Indication.TOTAL_PASSED  # proves revocation data was needed
+    assert_pdfsig_all_valid(b_lt, tmp_path, expected=1)
