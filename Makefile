@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 # Debian's python3 owns python3-uno (LibreOffice's UNO bridge); the venv is built from it
 # with --system-site-packages so that `import uno` works inside it.
 SYSPY ?= /usr/bin/python3
-APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation fonts-dejavu-core \
-	poppler-utils zbar-tools softhsm2 opensc
+APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation2 fonts-dejavu-core \
+	poppler-utils zbar-tools softhsm2 opensc -fonts-liberation
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: run test bench deps venv clean

@@ -259,13 +259,13 @@ def _motivated_refusal(d: MotivatedRefusalData, lang: str, issued_on: dt.date) -
         ground = service.ground(g.code)
         grounds.append({
             "code": g.code,
-            "wording": getattr(ground, lang) if hasattr(ground, lang) else ground.text[lang],
-            "basis": _bilingual_attr(ground.basis, lang),
+            "wording": ground.wording.get(lang),
+            "basis": ground.basis.get(lang),
             "explanation": g.explanation[lang],
         })
-    provider = _org_name(d.provider, lang) or _bilingual_attr(service.provider, lang)
+    provider = _org_name(d.provider, lang) or (service.provider.get(lang) if service.provider else "")
     ctx = {
-        "service_name": _bilingual_attr(service.name, lang),
+        "service_name": service.name.get(lang),
         "service_code": service.code,
         "provider_name": provider,
         "outgoing_number": d.outgoing_number or "",
@@ -277,14 +277,6 @@ def _motivated_refusal(d: MotivatedRefusalData, lang: str, issued_on: dt.date) -
         **_signer(d.signer, lang),
     }
     return View(ctx)
-
-
-def _bilingual_attr(obj, lang: str) -> str:
-    if obj is None:
-        return ""
-    if isinstance(obj, dict):
-        return obj.get(lang, "")
-    return getattr(obj, lang)
 
 
 _BUILDERS = {

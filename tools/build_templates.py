@@ -64,7 +64,7 @@ def new_document(lang: str) -> Document:
         ("Doc Issuer", 10, False, WD_ALIGN_PARAGRAPH.CENTER),
         ("Doc Heading", 11, True, WD_ALIGN_PARAGRAPH.LEFT),
         ("Table Text", 10, False, WD_ALIGN_PARAGRAPH.LEFT),
-        ("Table Head", 9.5, True, WD_ALIGN_PARAGRAPH.CENTER),
+        ("Table Head", 9, True, WD_ALIGN_PARAGRAPH.CENTER),
         ("Footer Text", 7.5, False, WD_ALIGN_PARAGRAPH.LEFT),
         ("Caption Small", 8, False, WD_ALIGN_PARAGRAPH.CENTER),
     ):
@@ -484,9 +484,9 @@ def build_cadastral_value_act(lang: str) -> Document:
     tag(doc, "{%p endif %}")
     if lang == "kk":
         tag(doc, "{%p if applicant_person %}")
-        para(doc, f"{t['p1']} {t['person']} {{{{ applicant_person }}}} {t['person_cap']} {{{{ valuation_reason }}}} {t['p1_end']}.")
+        para(doc, f"{t['p1']} {t['person']} {{{{ applicant_person }}}} {t['person_cap']} {{{{ valuation_reason }}}} мақсатында {t['p1_end']}.")
         tag(doc, "{%p else %}")
-        para(doc, f"{t['p1']} {t['org']} {{{{ applicant_organization }}}} {t['org_cap']} {{{{ valuation_reason }}}} {t['p1_end']}.")
+        para(doc, f"{t['p1']} {t['org']} {{{{ applicant_organization }}}} {t['org_cap']} {{{{ valuation_reason }}}} мақсатында {t['p1_end']}.")
         tag(doc, "{%p endif %}")
     else:
         tag(doc, "{%p if applicant_person %}")
@@ -499,10 +499,10 @@ def build_cadastral_value_act(lang: str) -> Document:
     para(doc, t["p4"], style="Doc Heading")
     table(doc, t["cols"], "{%tr for r in rows %}",
           ["{{ r.zone }}", "{{ r.area }}", "{{ r.base_rate }}", "{{ r.coefficient }}", "{{ r.value }}"],
-          [63, 26, 28, 24, 32], total=[t["total"], "{{ total_area }}", "", "", "{{ total }}"])
+          [54, 22, 30, 31, 36], total=[t["total"], "{{ total_area }}", "", "", "{{ total }}"])
     para(doc, "")
     if lang == "kk":
-        para(doc, f"{t['p5']} {{{{ total }}}} ({{{{ total_words }}}}) теңге {t['p5_end']}.")
+        para(doc, f"{t['p5']} {{{{ total }}}} теңге ({{{{ total_words }}}}) {t['p5_end']}.")
     else:
         para(doc, f"{t['p5']}: {{{{ total }}}} ({{{{ total_words }}}}).")
     para(doc, t["words_cap"], style="Caption Small")

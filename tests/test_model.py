@@ -1,0 +1,312 @@
+"""Every validation rule of the request contract: a bad value, the field path and the message."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from docgen.errors import RequestInvalid
+from docgen.ids import check_digit, normalize_cadastral_number, validate_bin, validate_iin
+from docgen.request import parse_request
+
+
+def problems(raw) -> dict[str, str]:
+    with pytest.raises(RequestInvalid) as e:
+        parse_request(raw)
+    return {p.path: p.message for p in e.value.problems}
+
+
+def assert_problem(raw, path: str, *fragments: str):
+    found = problems(raw)
+    assert path in found, f"no problem at {path}; got {found}"
+    for f in fragments:
+        assert f in found[path], f"{path}: {found[path]!r} lacks {f!r}"
+
+
+def with_iin(first11: str) -> str:
+    return first11 + str(check_digit(first11))
+
+
+# --- the examples themselves are valid -----------------------------------------------------------
+
+@pytest.mark.parametrize("doc_type", ["land_right_act", "cadastral_information", "address_certificate",
+                                      "cadastral_value_act", "motivated_refusal"])
+def test_examples_are_valid(make_request, doc_type):
+    req = parse_request(make_request(doc_type))
+    assert req.type == doc_type
+
+
+# --- IIN / BIN -----------------------------------------------------------------------------------
+
+def test_iin_check_digit_worked_example():
+    # official-forms.md §4.4: first pass gives 10, second pass gives 2
+    assert validate_iin("061211600012") == "061211600012"
+    assert validate_bin("940140000385") == "940140000385"
+
+
+def test_iin_wrong_check_digit(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = "850314300123"
+    assert_problem(raw, "data.holder.iin", "wrong control digit", "expected 2")
+
+
+def test_iin_not_twelve_digits(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = "85031430012"
+    assert_problem(raw, "data.holder.iin", "exactly 12 digits")
+
+
+def test_iin_impossible_birth_date(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = with_iin("85133130012")  # month 13
+    assert_problem(raw, "data.holder.iin", "birth date")
+
+
+def test_iin_bad_century_digit(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = with_iin("85031470012")  # digit 7 = 7
+    assert_problem(raw, "data.holder.iin", "century")
+
+
+def test_iin_birth_in_future(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = with_iin("99010150012")  # 2099-01-01
+    assert_problem(raw, "data.holder.iin", "future")
+
+
+def test_iin_whose_check_digit_is_ten_twice_is_refused():
+    # find an 11-digit stem for which neither weighting gives 0-9: such numbers are never issued
+    stem = next(s for s in (f"8503143{n:04d}" for n in range(10000)) if check_digit(s) is None)
+    for last in "0123456789":
+        with pytest.raises(ValueError, match="cannot exist"):
+            validate_iin(stem + last)
+
+
+def test_bin_wrong_check_digit(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["issuer"]["bin"] = "050640001237"
+    assert_problem(raw, "data.issuer.bin", "wrong control digit")
+
+
+def test_bin_month_out_of_range(make_request):
+    raw = make_request("cadastral_value_act")
+    raw["data"]["applicant"]["bin"] = with_iin("05134000123")
+    assert_problem(raw, "data.applicant.bin", "month")
+
+
+# --- cadastral number ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given", ["20:311:009:1234", "20-311-009-1234", "20 311 009 1234", "203110091234"])
+def test_cadastral_number_is_normalised(make_request, given):
+    raw = make_request("cadastral_information")
+    raw["data"]["land_plot"]["cadastral_number"] = given
+    assert parse_request(raw).data.land_plot.cadastral_number == "20-311-009-1234"
+
+
+@pytest.mark.parametrize("bad", ["20-311-009", "2O-311-009-1234", "20-311:009-1234", "20-3110-09-1234", ""])
+def test_cadastral_number_malformed(make_request, bad):
+    raw = make_request("cadastral_information")
+    raw["data"]["land_plot"]["cadastral_number"] = bad
+    assert_problem(raw, "data.land_plot.cadastral_number", "20-311-009-1234")
+
+
+def test_cadastral_number_long_plot_group_kept():
+    assert normalize_cadastral_number("01:011:003:12345") == "01-011-003-12345"
+
+
+# --- areas and the plot polygon ------------------------------------------------------------------
+
+@pytest.mark.parametrize("area", ["0", "-0.5"])
+def test_area_must_be_positive(make_request, area):
+    raw = make_request("cadastral_information")
+    raw["data"]["land_plot"]["area_ha"] = area
+    assert_problem(raw, "data.land_plot.area_ha", "greater than 0")
+
+
+def test_area_must_match_polygon_within_one_percent(make_request):
+    raw = make_request("land_right_act")
+    computed = 0.16165703125
+    raw["data"]["land_plot"]["area_ha"] = str(round(computed * 1.011, 4))  # 1.1 % off
+    assert_problem(raw, "data.land_plot.area_ha", "differs", "1 %")
+    raw["data"]["land_plot"]["area_ha"] = str(round(computed * 1.009, 4))  # 0.9 % off: accepted
+    assert parse_request(raw).data.land_plot.area_ha > 0
+
+
+def test_polygon_must_not_cross_itself(make_request):
+    raw = make_request("land_right_act")
+    pts = raw["data"]["plan"]["points"]
+    pts[1], pts[2] = pts[2], pts[1]  # bow-tie
+    assert_problem(raw, "data.plan.points", "cross itself")
+
+
+def test_polygon_needs_three_points(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["plan"]["points"] = raw["data"]["plan"]["points"][:2]
+    assert_problem(raw, "data.plan.points", "at least 3")
+
+
+def test_polygon_point_names_unique(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["plan"]["points"][2]["name"] = "А"
+    assert_problem(raw, "data.plan.points", "unique", "А")
+
+
+def test_polygon_explicitly_closed_is_accepted(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["plan"]["points"].append(dict(raw["data"]["plan"]["points"][0]))
+    assert len(parse_request(raw).data.plan.points) == 4
+
+
+def test_adjacency_names_known_points(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["plan"]["adjacent"][0]["to"] = "Я"
+    assert_problem(raw, "data.plan", "unknown points", "Я")
+
+
+def test_value_row_area_positive(make_request):
+    raw = make_request("cadastral_value_act")
+    raw["data"]["rows"][1]["area"] = "0"
+    assert_problem(raw, "data.rows.1.area", "greater than 0")
+
+
+def test_value_row_value_is_never_sent(make_request):
+    raw = make_request("cadastral_value_act")
+    raw["data"]["rows"][0]["value"] = "1000"
+    assert_problem(raw, "data.rows.0.value", "computed")
+
+
+# --- dates and terms -----------------------------------------------------------------------------
+
+def test_term_required_for_temporary_rights(make_request):
+    raw = make_request("land_right_act")
+    del raw["data"]["term"]
+    assert_problem(raw, "data.term", "required", "temporary_paid_land_use")
+
+
+def test_term_refused_for_ownership(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["right_kind"] = "private_ownership"
+    assert_problem(raw, "data.term", "not limited in time")
+
+
+def test_term_end_after_start(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["term"] = {"start": "2030-01-01", "end": "2029-12-31"}
+    assert_problem(raw, "data.term", "after")
+
+
+def test_decision_date_not_in_future(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["basis"]["date"] = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    assert_problem(raw, "data.basis.date", "future")
+
+
+def test_date_format(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["basis"]["date"] = "15.09.2026"
+    assert_problem(raw, "data.basis.date", "date")
+
+
+# --- parties, text, envelope ---------------------------------------------------------------------
+
+def test_common_ownership_shares_add_up(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["right_kind"] = "private_ownership"
+    del raw["data"]["term"]
+    raw["data"]["holder"] = [
+        {"full_name": "Сәрсенбаев Нұрлан Қайратұлы", "iin": "850314300122", "share": "1/2"},
+        {"full_name": "Сәрсенбаева Әйгерім Болатқызы", "iin": "900101400569", "share": "1/3"},
+    ]
+    assert_problem(raw, "data.holder", "add up to 5/6")
+    raw["data"]["holder"][1]["share"] = "1/2"
+    assert len(parse_request(raw).data.holder) == 2
+
+
+def test_party_needs_iin_or_bin(make_request):
+    raw = make_request("cadastral_value_act")
+    raw["data"]["applicant"] = {"full_name": "Сәрсенбаев Нұрлан"}
+    assert_problem(raw, "data.applicant", "'iin'")
+
+
+def test_latin_letter_inside_kazakh_word(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["land_plot"]["address"]["kk"] = "Алматы облысы, Іле ауданы, Өтеген батыр ауылдық округi"  # Latin i
+    assert_problem(raw, "data.land_plot.address.kk", "mixes Latin and Cyrillic")
+
+
+def test_unknown_field_refused(make_request):
+    raw = make_request("address_certificate")
+    raw["data"]["colour"] = "blue"
+    assert_problem(raw, "data.colour", "Extra inputs")
+
+
+def test_unknown_type(make_request):
+    raw = make_request("address_certificate")
+    raw["type"] = "passport"
+    assert_problem(raw, "", "'type' must be one of")
+
+
+def test_unknown_language(make_request):
+    raw = make_request("address_certificate")
+    raw["language"] = "en"
+    assert_problem(raw, "language", "'kk'")
+
+
+def test_not_json():
+    assert_problem(b"{not json", "", "not valid JSON")
+
+
+def test_address_change_needs_previous_address(make_request):
+    raw = make_request("address_certificate")
+    del raw["data"]["previous_address"]
+    assert_problem(raw, "data.previous_address", "change")
+
+
+def test_address_assign_has_no_previous_address(make_request):
+    raw = make_request("address_certificate")
+    raw["data"]["operation"] = "assign"
+    assert_problem(raw, "data.previous_address", "assign")
+
+
+def test_rka_digits_only(make_request):
+    raw = make_request("address_certificate")
+    raw["data"]["rka"] = "02013000451729A1"
+    assert_problem(raw, "data.rka", "pattern")
+
+
+def test_premises_need_unit(make_request):
+    raw = make_request("address_certificate")
+    raw["data"]["object_kind"] = "premises"
+    assert_problem(raw, "data.address.unit", "unit")
+
+
+# --- refusal grounds belong to the cited service -------------------------------------------------
+
+def test_refusal_ground_of_another_service(make_request):
+    from docgen.catalog import load_catalog
+
+    raw = make_request("motivated_refusal")
+    own = raw["data"]["service"]
+    foreign = next(g.code for s in load_catalog().services if s.code != own for g in s.refusal_grounds)
+    raw["data"]["grounds"][0]["code"] = foreign
+    assert_problem(raw, "data.grounds.0.code", "not a refusal ground of service", own)
+
+
+def test_refusal_unknown_service(make_request):
+    raw = make_request("motivated_refusal")
+    raw["data"]["service"] = "999-99"
+    assert_problem(raw, "data.service", "unknown service")
+
+
+def test_refusal_needs_a_ground(make_request):
+    raw = make_request("motivated_refusal")
+    raw["data"]["grounds"] = []
+    assert_problem(raw, "data.grounds", "at least 1")
+
+
+def test_every_problem_is_reported_at_once(make_request):
+    raw = make_request("land_right_act")
+    raw["data"]["holder"]["iin"] = "850314300123"
+    raw["data"]["land_plot"]["cadastral_number"] = "x"
+    raw["data"]["basis"]["number"] = ""
+    assert {"data.holder.iin", "data.land_plot.cadastral_number", "data.basis.number"} <= set(problems(raw))
