@@ -12,10 +12,12 @@ from docgen.qr import new_token, qr_png, verification_url
 
 def needs_zbar(fn):
     """zbar-tools is installed by `make deps`; its absence is a failure, never a skip."""
+    import functools
+
+    @functools.wraps(fn)
     def wrapper(*a, **kw):
         assert shutil.which("zbarimg"), "zbarimg (zbar-tools) is not installed: run make deps"
         return fn(*a, **kw)
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper
 
 
