@@ -59,7 +59,8 @@ class Indication(_Parsable):
 
 
 class SubIndication(_Parsable):
-    """Why a validation did not pass (ETSI EN 319 102-1 names, plus nothing invented)."""
+    """Why a validation did not pass: the ETSI EN 319 102-1 names (the same set pyHanko's
+    AdES engine uses), none invented."""
 
     FORMAT_FAILURE = "FORMAT_FAILURE"
     HASH_FAILURE = "HASH_FAILURE"
@@ -77,6 +78,14 @@ class SubIndication(_Parsable):
     OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
     TRY_LATER = "TRY_LATER"
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"
+    POLICY_PROCESSING_ERROR = "POLICY_PROCESSING_ERROR"
+    SIGNATURE_POLICY_NOT_AVAILABLE = "SIGNATURE_POLICY_NOT_AVAILABLE"
+    TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
+    REVOKED_CA_NO_POE = "REVOKED_CA_NO_POE"
+    REVOCATION_OUT_OF_BOUNDS_NO_POE = "REVOCATION_OUT_OF_BOUNDS_NO_POE"
+    OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
+    CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
+    NO_POE = "NO_POE"
 
 
 @dataclass(frozen=True)

@@ -265,6 +265,12 @@ def _judge(
         return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, ["the document was modified after signing"]
     if revoked_by_anchor_crl:
         return Indication.TOTAL_FAILED, SubIndication.REVOKED, ["certificate revoked (CRL of the trust anchor)"]
+    if status.revoked:
+        # pyHanko says REVOKED_NO_POE when no timestamp proves the signature predates
+        # the revocation. We validated at the best proven time already (the timestamp
+        # if any), so a revocation before it means the key was not usable: FAILED.
+        when = status.revocation_details.revocation_date
+        return Indication.TOTAL_FAILED, SubIndication.REVOKED, [f"certificate revoked on {when.isoformat()}"]
     if status.trust_problem_indic is not None:
         ind, sub = _sub_from_pyhanko(status.trust_problem_indic)
         return ind, sub, [f"certificate validation: {sub.value}"]

@@ -1,0 +1,71 @@
+"""Revocation: a revoked signer fails; a signature timestamped before the revocation
+passes; CRLs of an intermediate trust anchor (the NCA case) are honoured."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pdfs import tiny_pdf
+
+from signing.model import Indication, SubIndication
+from signing.sign import sign_pdf
+from signing.verify import verify_pdf
+
+FAKE_TIME = "X-Certomancer-Fake-Time"  # certomancer's animator honours it (test TSA clock)
+
+
+def test_revoked_signer_fails_with_revoked(dev_pki, pki_server, dev_signer):
+    signed = sign_pdf(tiny_pdf(), dev_signer("revoked-employee"))
+
+    report = verify_pdf(signed, trust=[dev_pki.root_cert])  # CRL fetched from the loopback server
+
+    sig = report.signatures[0]
+    assert report.indication is Indication.TOTAL_FAILED
+    assert sig.sub_indication is SubIndication.REVOKED
+    assert sig.revoked is True and sig.trusted is False
+
+
+def test_revoked_signer_fails_offline_with_crl_file(dev_pki, dev_signer):
+    signed = sign_pdf(tiny_pdf(), dev_signer("revoked-employee"))
+
+    report = verify_pdf(signed, trust=[dev_pki.root_cert], crls=[dev_pki.crl_file], online=False)
+
+    assert (report.indication, report.signatures[0].sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+
+
+def test_timestamp_after_revocation_does_not_help(dev_pki, pki_server, dev_signer):
+    signed = sign_pdf(tiny_pdf(), dev_signer("revoked-employee"), level="B-T", tsa_url=dev_pki.tsa_url)
+
+    report = verify_pdf(signed, trust=[dev_pki.root_cert])
+
+    assert report.signatures[0].timestamp_time > dev_pki.revoked_at
+    assert report.signatures[0].sub_indication is SubIndication.REVOKED
+
+
+def test_same_key_timestamped_before_revocation_passes(dev_pki, pki_server, dev_signer):
+    before = (dev_pki.revoked_at - timedelta(hours=2)).isoformat()
+    signed = sign_pdf(
+        tiny_pdf(), dev_signer("revoked-employee"), level="B-T",
+        tsa_url=dev_pki.tsa_url, tsa_headers={FAKE_TIME: before},
+    )
+
+    report = verify_pdf(signed, trust=[dev_pki.root_cert])
+
+    sig = report.signatures[0]
+    assert sig.timestamp_time < dev_pki.revoked_at
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    assert sig.revoked is False
+
+
+def test_intermediate_anchor_crl_is_checked(dev_pki, dev_signer):
+    """pyhanko-certvalidator cannot build the CRL issuer path when the anchor is not
+    self-signed; our verifier checks such CRLs itself."""
+    anchor = [dev_pki.issuing_ca_cert]
+    revoked = sign_pdf(tiny_pdf(), dev_signer("revoked-employee"))
+    valid = sign_pdf(tiny_pdf(), dev_signer("individual"))
+
+    bad = verify_pdf(revoked, trust=anchor, crls=[dev_pki.crl_file], online=False)
+    good = verify_pdf(valid, trust=anchor, crls=[dev_pki.crl_file], online=False)
+
+    assert (bad.indication, bad.signatures[0].sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+    assert good.indication is Indication.TOTAL_PASSED, good.signatures[0].notes
