@@ -86,6 +86,10 @@ class PoolBusyError(ConversionError):
 class _WorkerFailure(Exception):
     """The worker (not the document) failed: died, hung, or could not start."""
 
+    def __init__(self, message: str, *, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 class _DocumentFailure(Exception):
     """The worker is fine but LibreOffice refused the document."""
@@ -141,6 +145,26 @@ def _group_members(pgid: int) -> list[tuple[int, str, str]]:
     return out
 
 
+def _bound_unix_sockets(pid: int) -> list[str]:
+    """Filesystem paths of the unix sockets process ``pid`` holds (LibreOffice's named pipes
+    ``/tmp/OSL_PIPE_*`` stay behind when the process is killed; we unlink them ourselves)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open("/proc/net/unix") as fh:
+            next(fh)
+            rows = [line.split() for line in fh]
+    except OSError:
+        return []
+    return sorted({r[7] for r in rows if len(r) >= 8 and r[6] in inodes and r[7].startswith("/")})
+
+
 def _uno():
     try:
         import uno  # noqa: F401  (python3-uno, Debian package; venv has system site-packages)
@@ -175,7 +199,9 @@ class _Worker:
         self.desktop = None
         self.jobs = 0  # jobs done by the current process
         self.generation = 0  # how many processes this slot has had
-        self.history: list[tuple[int, int | None]] = []  # (pgid, office pid) per generation
+        # (pgid, office pid, pipe files) of every process this slot has had
+        self.history: list[tuple[int, int | None, tuple[str, ...]]] = []
+        self.sockets: list[str] = []  # named-pipe files to unlink once the process is gone
         self._lock = threading.Lock()
         self._running_job = 0  # token of the job in flight, 0 when idle
         self._job_seq = 0
@@ -203,7 +229,9 @@ class _Worker:
         self.generation += 1
         self.jobs = 0
         self.profile = Path(tempfile.mkdtemp(prefix=f"w{self.index}-profile-", dir=self.base))
+        (self.profile / "tmp").mkdir()
         self.pipe_name = f"qujat_{os.getpid()}_{self.index}_{uuid.uuid4().hex[:12]}"
+        self.sockets = [f"/tmp/OSL_PIPE_{os.getuid()}_{self.pipe_name}"]
         cmd = [
             self.soffice,
             *_OFFICE_FLAGS,
@@ -219,6 +247,8 @@ class _Worker:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,  # own process group: killpg reaches soffice.bin
                 close_fds=True,
+                # LibreOffice's own temp files (lu*.tmp) go below the profile, removed with it
+                env={**os.environ, "TMPDIR": str(self.profile / "tmp")},
             )
         except OSError as exc:
             self.proc = None
@@ -256,7 +286,9 @@ class _Worker:
             self.kill()
             raise _WorkerFailure(f"cannot create the Desktop service: {exc}") from exc
         self.office_pid = self._find_office_pid()
-        self.history.append((self.proc.pid, self.office_pid))
+        if self.office_pid:
+            self.sockets = sorted(set(self.sockets) | set(_bound_unix_sockets(self.office_pid)))
+        self.history.append((self.proc.pid, self.office_pid, tuple(self.sockets)))
 
         def pv(name, value):
             return PropertyValue(Name=name, Value=value)
@@ -351,9 +383,16 @@ class _Worker:
             time.sleep(0.02)
 
     def _drop_profile(self) -> None:
+        """Remove what a (dead) process leaves behind: its profile and its pipe files."""
         profile, self.profile = self.profile, None
         if profile is not None:
             shutil.rmtree(profile, ignore_errors=True)
+        sockets, self.sockets = self.sockets, []
+        for path in sockets:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -441,7 +480,7 @@ class _Worker:
 
     def _classify(self, token: int, exc: Exception, *, dead: bool) -> Exception:
         if self._timed_out_job == token:
-            return _WorkerFailure("job exceeded the timeout; worker killed")
+            return _WorkerFailure("job exceeded the timeout; worker killed", timed_out=True)
         if dead or not self.alive:
             return _WorkerFailure(f"LibreOffice worker died ({type(exc).__name__})")
         # LibreOffice is alive and answered with an error about this document.
@@ -506,11 +545,15 @@ class ConverterPool:
         last: Exception | None = None
         for attempt in (1, 2):
             if attempt == 2:
-                self.stats["retries"] += 1
+                self._count("retries")
             worker = self._acquire()
             replace = None
             try:
                 if not worker.alive:
+                    if worker.generation:
+                        log.warning("converter worker %d found dead while idle; restarting it",
+                                    worker.index)
+                        self._count("replaced")
                     try:
                         worker.start(self.start_timeout)
                     except _WorkerFailure as exc:
@@ -520,18 +563,20 @@ class ConverterPool:
                 try:
                     pdf = worker.run(docx, self.job_timeout)
                 except _DocumentFailure as exc:
-                    self.stats["rejected"] += 1
+                    self._count("rejected")
                     raise ConversionError(str(exc)) from None
                 except _WorkerFailure as exc:
                     last = exc
-                    replace = "timeout" if "timeout" in str(exc) else "failure"
-                    self.stats["timeouts" if replace == "timeout" else "failures"] += 1
+                    replace = "timeout" if exc.timed_out else "failure"
+                    self._count("timeouts" if replace == "timeout" else "failures")
                     log.warning("converter worker %d failed on attempt %d: %s",
                                 worker.index, attempt, exc)
                     continue
-                self.stats["jobs"] += 1
+                self._count("jobs")
                 if worker.jobs >= self.max_jobs_per_worker:
                     replace = "recycle"
+                elif not worker.alive:  # e.g. the watchdog fired just as the job finished
+                    replace = "failure"
                 return pdf
             finally:
                 if replace is None:
@@ -550,7 +595,11 @@ class ConverterPool:
 
     def all_pgids(self) -> list[int]:
         """Process groups of every worker process this pool has started (all generations)."""
-        return [pgid for w in self._workers for pgid, _office in w.history]
+        return [h[0] for w in self._workers for h in w.history]
+
+    def all_pipe_files(self) -> list[str]:
+        """LibreOffice named-pipe files of every worker process this pool has started."""
+        return [f for w in self._workers for h in w.history for f in h[2]]
 
     def profile_dirs(self) -> list[Path]:
         return [self._base, self._jobs_root]
@@ -615,6 +664,10 @@ class ConverterPool:
             t.join()
         return errors
 
+    def _count(self, key: str) -> None:
+        with self._cond:
+            self.stats[key] += 1
+
     def _acquire(self) -> _Worker:
         deadline = None if self.queue_timeout is None else time.monotonic() + self.queue_timeout
         with self._cond:
@@ -635,7 +688,7 @@ class ConverterPool:
     def _replace_async(self, worker: _Worker, reason: str) -> None:
         """Restart ``worker`` in the background; it rejoins the idle set afterwards (still
         dead if the restart failed -- the next job then tries to start it itself)."""
-        self.stats["recycled" if reason == "recycle" else "replaced"] += 1
+        self._count("recycled" if reason == "recycle" else "replaced")
 
         def replace() -> None:
             try:

@@ -94,6 +94,9 @@ def assert_clean_after_close(pool: ConverterPool) -> None:
                 assert st[3] not in pgids, f"worker process still our child: {entry} {st}"
     for d in pool.profile_dirs():
         assert not d.exists(), f"temp dir left: {d}"
+    pipes = pool.all_pipe_files()
+    assert any("SingleOfficeIPC" in f for f in pipes)
+    assert not [f for f in pipes if os.path.exists(f)], "named-pipe files left in /tmp"
     assert pool.worker_pids() == [None] * pool.size
 
 
