@@ -521,6 +521,7 @@ class ConverterPool:
         self.start_timeout = float(start_timeout)
         self.queue_timeout = queue_timeout
         self.soffice = soffice
+        self._owner_pid = os.getpid()  # a forked child must not drive (or kill) our workers
         self._base = Path(tempfile.mkdtemp(prefix="qujat-convert-"))
         self._jobs_root = Path(tempfile.mkdtemp(prefix="qujat-convert-jobs-", dir=_fast_tmp_root()))
         self._workers = [_Worker(i, soffice, self._base, self._jobs_root) for i in range(n)]
@@ -540,6 +541,8 @@ class ConverterPool:
 
     def convert(self, docx: bytes) -> bytes:
         """DOCX bytes -> PDF/A-2b bytes.  Raises :class:`ConversionError`."""
+        if os.getpid() != self._owner_pid:
+            raise ConversionError("ConverterPool used across fork(); create one per process")
         _check_docx(docx)
         docx = bytes(docx)
         last: Exception | None = None
@@ -618,6 +621,8 @@ class ConverterPool:
     def close(self, timeout: float | None = None) -> None:
         """Stop all workers, remove temp profiles.  Jobs still running after ``timeout``
         (default: ``job_timeout``) are aborted with :class:`ConversionError`."""
+        if os.getpid() != self._owner_pid:
+            return  # inherited through fork(): the workers belong to the parent process
         with self._cond:
             if self._closed:
                 return
@@ -742,7 +747,8 @@ def convert_cold(docx: bytes, soffice: str = "soffice", timeout: float = 120.0) 
             str(src),
         ]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                env={**os.environ, "TMPDIR": tmp})
         try:
             _out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -771,7 +777,7 @@ def shared_pool() -> ConverterPool:
     """The process-wide pool, started on first use (one worker per core), closed at exit."""
     global _shared
     with _shared_lock:
-        if _shared is None or _shared.closed:
+        if _shared is None or _shared.closed or _shared._owner_pid != os.getpid():
             _shared = ConverterPool()
             atexit.register(_shared.close)
         return _shared

@@ -267,3 +267,21 @@ def test_shared_pool_is_one_lazy_pool():
 def test_bad_soffice_binary_fails_fast():
     with pytest.raises(ConversionError, match="failed to start"):
         ConverterPool(1, soffice="/nonexistent/soffice")
+
+
+def test_pool_is_not_usable_across_fork(pool):
+    pid = os.fork()
+    if pid == 0:  # child: must refuse to drive the parent's workers, and close() is a no-op
+        code = 1
+        try:
+            try:
+                pool.convert(DOCX)
+            except ConversionError:
+                pool.close()
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not pool.closed
+    assert pool.convert(DOCX).startswith(b"%PDF-")
