@@ -10,7 +10,6 @@ a fixed margin for the signature value and, at B-T and above, the timestamp toke
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
 from typing import Iterable
@@ -26,16 +25,20 @@ from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
 from . import netfetch
+from ._aio import run_sync as _run
 from .errors import NotAPdfError, SigningError
 from .model import Level
 from .ncacert import signer_fields
 
 __all__ = ["sign_pdf", "timestamper_for", "blt_validation_context"]
 
-# Signature value (RSA-4096 at most), signed attributes and ASN.1 framing.
-_BASE_MARGIN = 8192
-# A timestamp token: TSA certificate chain (~3 certificates) plus the token itself.
-_TIMESTAMP_MARGIN = 12288
+# pyHanko's bytes_reserved counts hex digits, two per DER byte of the CMS. The CMS is
+# the certificates plus ~600 bytes (RSA-2048 value, signed attributes, framing); we
+# allow 1.5 KiB (RSA-4096, longer attributes). Padding is not free: verifiers parse
+# the whole hex string, so a tight size also makes verification faster.
+_BASE_MARGIN = 1536
+# A timestamp token: TSTInfo, TSA signature and the TSA certificate chain.
+_TIMESTAMP_MARGIN = 8192
 
 _TIMESTAMPERS: dict[tuple[str, tuple[tuple[str, str], ...]], netfetch.UrllibTimeStamper] = {}
 _TS_LOCK = threading.Lock()
@@ -107,10 +110,11 @@ def _field_name(writer: IncrementalPdfFileWriter) -> str:
 
 
 def _reserve(signer: Signer, level: Level) -> int:
+    """Placeholder size in hex digits (even, as pyHanko requires)."""
     size = _BASE_MARGIN + sum(len(c.dump()) for c in _signer_certs(signer))
     if level is not Level.B_B:
         size += _TIMESTAMP_MARGIN
-    return size + size % 2  # pyHanko needs an even number (hex digits come in pairs)
+    return 2 * size
 
 
 def _keep_metadata(writer: IncrementalPdfFileWriter) -> None:
@@ -124,28 +128,6 @@ def _keep_metadata(writer: IncrementalPdfFileWriter) -> None:
     pyHanko 0.38 has no public switch for this, hence the instance-level override.
     """
     writer._update_meta = lambda: None  # type: ignore[method-assign]
-
-
-def _run(coro):
-    """Run a coroutine from sync code, also when called inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    result: dict[str, object] = {}
-
-    def _target() -> None:
-        try:
-            result["value"] = asyncio.run(coro)
-        except BaseException as exc:  # re-raised in the caller's thread
-            result["error"] = exc
-
-    t = threading.Thread(target=_target)
-    t.start()
-    t.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["value"]
 
 
 def sign_pdf(
@@ -202,10 +184,25 @@ def sign_pdf(
         validation_context=validation_context if level is Level.B_LT else None,
     )
     pdf_signer = PdfSigner(meta, signer=signer, timestamper=timestamper if level is not Level.B_B else None)
+    try:
+        return _sign_once(pdf_signer, writer, _reserve(signer, level))
+    except PyHankoSigningError as exc:
+        if "larger than expected" not in str(exc):
+            raise SigningError(f"signing failed: {exc}") from exc
+    # Our size estimate was short (an unusual TSA token?): let pyHanko measure it.
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    _keep_metadata(writer)
+    try:
+        return _sign_once(pdf_signer, writer, None)
+    except (PyHankoSigningError, PdfError) as exc:
+        raise SigningError(f"signing failed: {exc}") from exc
+
+
+def _sign_once(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, reserved: int | None) -> bytes:
     out = io.BytesIO()
     try:
-        _run(pdf_signer.async_sign_pdf(writer, bytes_reserved=_reserve(signer, level), output=out))
-    except (PyHankoSigningError, PdfError) as exc:
+        _run(pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved, output=out))
+    except PdfError as exc:
         raise SigningError(f"signing failed: {exc}") from exc
     return out.getvalue()
 

@@ -39,14 +39,14 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
 from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from . import netfetch
+from ._aio import run_sync
 from .certload import CertSource, CrlSource, load_certs, load_crls
 from .errors import NotAPdfError
 from .model import Indication, Level, SignatureReport, SignerFields, SubIndication, VerificationReport
@@ -198,10 +198,13 @@ def _context(
 
 
 def _uses_gost(sig: EmbeddedPdfSignature) -> bool:
+    """Decided from the algorithm OIDs in the SignerInfo: cheap, no certificate lookup."""
     algo = sig.signer_info["signature_algorithm"]["algorithm"].dotted
     digest = sig.signer_info["digest_algorithm"]["algorithm"].dotted
-    if algo.startswith(KZ_SIGNATURE_ALGORITHM_PREFIXES) or digest.startswith(KZ_SIGNATURE_ALGORITHM_PREFIXES):
-        return True
+    return algo.startswith(KZ_SIGNATURE_ALGORITHM_PREFIXES) or digest.startswith(KZ_SIGNATURE_ALGORITHM_PREFIXES)
+
+
+def _has_gost_certificate(sig: EmbeddedPdfSignature) -> bool:
     try:
         return is_gost_certificate(sig.signer_cert)
     except (ValueError, KeyError):
@@ -356,23 +359,28 @@ def _verify_one(
     moment = min(tst_time, at) if tst_time else at
     ts_context = _context(anchors, revinfo, at, require_revocation)
     try:
-        status = validate_pdf_signature(
+        status = run_sync(async_validate_pdf_signature(
             sig,
             signer_validation_context=_context(anchors, revinfo, moment, require_revocation),
             ts_validation_context=ts_context,
-        )
+        ))
         tst = status.timestamp_validity
         tst_ok = tst is not None and tst.intact and tst.valid and tst.trusted
         if tst_time and not tst_ok and moment != at:
             # The timestamp proves nothing; judge the certificate at the validation time.
             moment = at
-            status = validate_pdf_signature(
+            status = run_sync(async_validate_pdf_signature(
                 sig,
                 signer_validation_context=_context(anchors, revinfo, at, require_revocation),
                 ts_validation_context=ts_context,
-            )
+            ))
     except Exception as exc:  # noqa: BLE001 - pyHanko raises many types for broken CMS
         log.info("signature %s could not be validated: %s", name, exc)
+        if _has_gost_certificate(sig):
+            return _unsupported_report(
+                sig, name, trailing_ok, f"GOST (Kazakh) key: the signature cannot be checked here ({exc})",
+                SubIndication.CRYPTO_CONSTRAINTS_FAILURE, Indication.INDETERMINATE,
+            )
         return _unsupported_report(
             sig, name, trailing_ok, f"signature could not be processed: {exc}",
             SubIndication.FORMAT_FAILURE, Indication.TOTAL_FAILED,

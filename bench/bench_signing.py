@@ -1,0 +1,99 @@
+"""Signing and verification speed, measured in one run on the same PDF and key.
+
+* ours: ``signing.sign.sign_pdf`` at B-B with a key loaded once (RSA-2048).
+* default pyHanko usage: ``SimpleSigner`` loaded once from the same PKCS#12 file,
+  ``signers.sign_pdf`` without ``bytes_reserved``: the key is re-parsed (and validated
+  by ``cryptography``) for every signature and every document is signed twice.
+* verify: ``signing.verify.verify_pdf`` of one B-B signature, trust anchor given,
+  no network (revocation soft-fail, nothing to fetch).
+
+Goals (issue): sign <= 20 ms p50 and >= 10x faster than the default; verify <= 30 ms p50.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[1]
+SIGN_GOAL_MS, RATIO_GOAL, VERIFY_GOAL_MS = 20.0, 10.0, 30.0
+
+
+def _sample_pdf() -> bytes:
+    # The signing tests' PDF generator: a 3-page PDF written by pyHanko, no docgen needed.
+    sys.path.insert(0, str(REPO / "tests" / "signing"))
+    from pdfs import tiny_pdf
+
+    return tiny_pdf("Land plot identification document", pages=3, pdfa=True)
+
+
+def _p50s_ms(fns: list[Callable[[], object]], runs: int, warmup: int = 3) -> list[float]:
+    """Median wall time of each function, measured interleaved (A, B, A, B, ...) so that
+    load from other processes on the machine hits all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, acc in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return [statistics.median(t) * 1000 for t in times]
+
+
+def run(runs: int = 30) -> list[str]:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.signers.pdf_cms import SimpleSigner
+
+    from signing.keys import load_pkcs12, read_secret
+    from signing.pki import init_dev_pki
+    from signing.sign import sign_pdf
+    from signing.verify import verify_pdf
+
+    pdf = _sample_pdf()
+    with tempfile.TemporaryDirectory(prefix="qujat-bench-") as tmp:
+        pki = init_dev_pki(tmp)
+        password = read_secret(file=pki.password_file)
+        p12 = pki.p12("authority-head")
+        ours = load_pkcs12(p12, password)
+        default = SimpleSigner.load_pkcs12(str(p12), passphrase=password)
+
+        def sign_ours() -> bytes:
+            return sign_pdf(pdf, ours)
+
+        def sign_default() -> bytes:
+            writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+            meta = signers.PdfSignatureMetadata(field_name="Signature1")
+            return signers.sign_pdf(writer, meta, signer=default).getvalue()
+
+        signed = sign_ours()
+        assert verify_pdf(signed, trust=[pki.root_cert], online=False).passed
+
+        def verify() -> object:
+            return verify_pdf(signed, trust=[pki.root_cert], online=False)
+
+        ours_ms, default_ms, verify_ms = _p50s_ms([sign_ours, sign_default, verify], runs)
+
+    ratio = default_ms / ours_ms
+    ok = "ok" if ours_ms <= SIGN_GOAL_MS and ratio >= RATIO_GOAL else "MISSED"
+    vok = "ok" if verify_ms <= VERIFY_GOAL_MS else "MISSED"
+    return [
+        f"signing: PDF {len(pdf)} bytes, RSA-2048, PAdES B-B, p50 of {runs} runs",
+        f"  sign (ours, key kept, bytes_reserved)   {ours_ms:7.1f} ms  goal <= {SIGN_GOAL_MS:.0f} ms",
+        f"  sign (default pyHanko usage)            {default_ms:7.1f} ms",
+        f"  speed-up                                {ratio:7.1f} x   goal >= {RATIO_GOAL:.0f} x  [{ok}]",
+        f"  verify (ours, offline, 1 signature)     {verify_ms:7.1f} ms  goal <= {VERIFY_GOAL_MS:.0f} ms  [{vok}]",
+    ]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    for line in run():
+        print(line)
