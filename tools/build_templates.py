@@ -41,6 +41,28 @@ def _set_font(style, size: float, bold: bool = False) -> None:
         fonts.set(qn(attr), FONT)
 
 
+KEEP_STYLES = {"Normal", "Default Paragraph Font", "Normal Table", "No List", "Table Grid", "Footer", "Header"}
+
+
+def slim(doc) -> None:
+    """python-docx's default package carries ~800 KB of styles for every Word built-in, a legacy
+    stylesWithEffects part, a thumbnail and customXml. Keep only what the templates use: every
+    render parses and re-compresses each part, so this is most of the fill time."""
+    for st in list(doc.styles):
+        if st.name not in KEEP_STYLES and not st.name.startswith(("Doc ", "Table ", "Footer ", "Caption ")):
+            st.element.getparent().remove(st.element)
+    latent = doc.styles.element.find(qn("w:latentStyles"))
+    if latent is not None:
+        latent.getparent().remove(latent)
+    for rid, rel in list(doc.part.rels.items()):
+        if rel.reltype.endswith(("/stylesWithEffects", "/customXml")):
+            doc.part.drop_rel(rid)
+    pkg = doc.part.package
+    for rid, rel in list(pkg.rels.items()):
+        if rel.reltype.endswith("/thumbnail"):
+            del pkg.rels[rid]
+
+
 def new_document(lang: str) -> Document:
     doc = Document()
     sec = doc.sections[0]
@@ -590,7 +612,9 @@ def main(argv=None) -> int:
                 print(f"kept {path.relative_to(ROOT)} (exists; --force to overwrite)")
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            BUILDERS[name](lang).save(path)
+            doc = BUILDERS[name](lang)
+            slim(doc)
+            doc.save(path)
             print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
