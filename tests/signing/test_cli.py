@@ -68,3 +68,35 @@ def test_verify_not_a_pdf_is_a_clear_error(tmp_path, capsys):
 
     assert run(["verify", str(bad)]) == 2
     assert "not a PDF" in capsys.readouterr().err
+
+
+def test_pki_serve_answers_crl_requests(tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import REPO
+
+    from signing.pki import init_dev_pki
+
+    pki = init_dev_pki(tmp_path / "pki")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "signing", "pki", "serve", str(pki.root)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert "serving on" in proc.stdout.readline()
+        with urllib.request.urlopen(pki.crl_url, timeout=10) as resp:
+            crl = resp.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    from asn1crypto import crl as asn1_crl
+
+    served = asn1_crl.CertificateList.load(crl)
+    made_at_init = asn1_crl.CertificateList.load(pki.crl_file.read_bytes())
+    assert served.issuer == made_at_init.issuer
+    revoked = [e["user_certificate"].native for e in served["tbs_cert_list"]["revoked_certificates"]]
+    assert revoked == [e["user_certificate"].native for e in made_at_init["tbs_cert_list"]["revoked_certificates"]]
+    assert len(revoked) == 1
