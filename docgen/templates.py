@@ -43,6 +43,10 @@ class TemplateStore:
         self._cache: dict[tuple[str, str], Template] = {}
         self._lock = threading.Lock()
 
+    def declared_sha256(self, doc_type: str, lang: str) -> str | None:
+        entry = (self._versions.get(doc_type) or {}).get(lang) or {}
+        return entry.get("sha256")
+
     def get(self, doc_type: str, lang: str) -> Template:
         key = (doc_type, lang)
         t = self._cache.get(key)
@@ -52,7 +56,7 @@ class TemplateStore:
             path = self.root / lang / f"{doc_type}.docx"
             try:
                 data = path.read_bytes()
-                version = str(self._versions[doc_type][lang])
+                version = str(self._versions[doc_type][lang]["version"])
             except FileNotFoundError:
                 raise TemplateMissing(f"template {lang}/{doc_type}.docx not found in {self.root}") from None
             except KeyError:
