@@ -9,7 +9,7 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   ``at`` inside its validity window. Revocation data issued later than that moment is
   accepted (``retroactive_revinfo``): a later CRL still lists earlier revocations.
 * Revocation data: the user's CRL files, the document's DSS (B-LT) and, when
-  ``online``, the CRLs named in the certificates. Soft-fail by default (NCA services
+  ``online``, the CRLs named in the certificates and the signer's OCSP responder. Soft-fail by default (NCA services
   are often unreachable); ``require_revocation=True`` demands data for every cert.
 * Intermediate trust anchors. NCA's RSA test root is not published, so its issuing CA
   is the anchor; pyhanko-certvalidator cannot build the CRL issuer path in that case
@@ -118,15 +118,22 @@ def _collect_revinfo(
 ) -> _Revinfo:
     dss_certs, dss_ocsps, dss_crls = _read_dss(reader)
     crls = list(user_crls) + dss_crls
+    ocsps = list(dss_ocsps)
     if online:
         certs: list[x509.Certificate] = list(dss_certs) + list(anchors)
+        leaves: list[x509.Certificate] = []
         for sig in sigs:
             try:
-                certs.append(sig.signer_cert)
+                leaves.append(sig.signer_cert)
                 certs.extend(sig.other_embedded_certs)
             except (ValueError, KeyError):
                 continue
-        crls.extend(netfetch.fetch_crls(certs, fetch_timeout))
+        crls.extend(netfetch.fetch_crls(leaves + certs, fetch_timeout))
+        for leaf in leaves:
+            issuer = next((c for c in certs if c.subject == leaf.issuer), None)
+            response = netfetch.fetch_ocsp(leaf, issuer, fetch_timeout) if issuer is not None else None
+            if response is not None:
+                ocsps.append(response)
     intermediate_anchors = [a for a in anchors if not _is_self_signed(a)]
     for_pyhanko: list[asn1_crl.CertificateList] = []
     anchor_crls: list[tuple[x509.Certificate, asn1_crl.CertificateList]] = []
@@ -138,7 +145,7 @@ def _collect_revinfo(
             for_pyhanko.append(crl)
     return _Revinfo(
         crls=tuple(for_pyhanko),
-        ocsps=tuple(dss_ocsps),
+        ocsps=tuple(ocsps),
         anchor_crls=tuple(anchor_crls),
         dss_certs=tuple(dss_certs),
         dss_has_revinfo=bool(dss_ocsps or dss_crls),

@@ -69,3 +69,26 @@ def test_intermediate_anchor_crl_is_checked(dev_pki, dev_signer):
 
     assert (bad.indication, bad.signatures[0].sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
     assert good.indication is Indication.TOTAL_PASSED, good.signatures[0].notes
+
+
+def test_ocsp_responder_reports_good_and_revoked(dev_pki, pki_server, dev_signer):
+    from signing.certload import load_certs
+    from signing.netfetch import fetch_ocsp
+
+    issuer = load_certs([dev_pki.issuing_ca_cert])[0]
+
+    def status(label):
+        response = fetch_ocsp(dev_signer(label).signing_cert, issuer)
+        return response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]["cert_status"].name
+
+    assert (status("individual"), status("revoked-employee")) == ("good", "revoked")
+
+
+def test_intermediate_anchor_online(dev_pki, pki_server, dev_signer):
+    anchor = [dev_pki.issuing_ca_cert]
+
+    bad = verify_pdf(sign_pdf(tiny_pdf(), dev_signer("revoked-employee")), trust=anchor)
+    good = verify_pdf(sign_pdf(tiny_pdf(), dev_signer("individual")), trust=anchor)
+
+    assert bad.signatures[0].sub_indication is SubIndication.REVOKED
+    assert good.indication is Indication.TOTAL_PASSED, good.signatures[0].notes
