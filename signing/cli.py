@@ -8,6 +8,7 @@ there is deliberately no option taking the secret itself. Exit status: 0 success
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +18,19 @@ from .model import Level
 __all__ = ["register"]
 
 EXIT_OK, EXIT_NOT_PASSED, EXIT_ERROR = 0, 1, 2
+
+
+def _quiet_libraries(args: argparse.Namespace) -> None:
+    """pyHanko logs every failed check with a traceback; the report already says what
+    failed, so the CLI shows library logs only with --verbose."""
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return
+    for name in ("pyhanko", "pyhanko_certvalidator", "signing"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def _err(message: str) -> int:
@@ -55,6 +69,7 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     from .certload import load_certs
     from .sign import sign_pdf
 
+    _quiet_libraries(args)
     try:
         signer = _load_signer(args)
         signed = sign_pdf(
@@ -99,6 +114,7 @@ def _print_human(report) -> None:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import parse_moment, verify_pdf
 
+    _quiet_libraries(args)
     try:
         at = parse_moment(args.at) if args.at else None
         report = verify_pdf(
@@ -177,6 +193,7 @@ def register(subparsers) -> None:
     sign.add_argument("--field", help="signature field name (default: next SignatureN)")
     sign.add_argument("--certify", action="store_true", help="certification signature (DocMDP: forms and signatures allowed)")
     sign.add_argument("--trust", metavar="CERT", action="append", help="trust anchor for B-LT revocation collection")
+    sign.add_argument("-v", "--verbose", action="store_true", help="show library logs")
     sign.set_defaults(func=_cmd_sign)
 
     verify = subparsers.add_parser("verify", help="verify the signatures of a PDF; exit 0 only on TOTAL_PASSED")
@@ -189,6 +206,7 @@ def register(subparsers) -> None:
     verify.add_argument(
         "--require-revocation", action="store_true", help="fail unless revocation data exists for every certificate"
     )
+    verify.add_argument("-v", "--verbose", action="store_true", help="show library logs")
     verify.set_defaults(func=_cmd_verify)
 
     pki = subparsers.add_parser("pki", help="development PKI (NCA-shaped): init, serve")
