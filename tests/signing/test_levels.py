@@ -76,3 +76,19 @@ def test_b_lt_verifies_with_services_stopped(tmp_path_factory, tmp_path):
     assert lt.signatures[0].level is Level.B_LT
     assert bb.indication is not Indication.TOTAL_PASSED  # proves revocation data was needed
     assert_pdfsig_all_valid(b_lt, tmp_path, expected=1)
+
+
+def test_cached_signing_certificate_attribute_names_the_signer(dev_signer):
+    """The signing-certificate-v2 attribute is cached per signer: it must still name
+    each signer's own certificate (hash and issuer/serial)."""
+    import hashlib
+
+    for label in ("enterprise-head", "authority-head"):
+        signer = dev_signer(label)
+        signed = sign_pdf(tiny_pdf(), signer)
+        sig = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0]
+        attrs = {a["type"].native: a["values"][0] for a in sig.signer_info["signed_attrs"]}
+        cert_id = attrs["signing_certificate_v2"]["certs"][0]
+
+        assert cert_id["cert_hash"].native == hashlib.sha256(signer.signing_cert.dump()).digest()
+        assert cert_id["issuer_serial"]["serial_number"].native == signer.signing_cert.serial_number
