@@ -24,9 +24,10 @@ XMP_PDFA2B = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <?xpacket end="w"?>"""
 
 
-def tiny_pdf(text: str = "Hello", *, pdfa: bool = False, pages: int = 1) -> bytes:
+def tiny_pdf(text: str = "Hello", *, pdfa: bool = False, pages: int = 1, filler: int = 0) -> bytes:
     """A valid PDF with ``pages`` pages of one text line each; optionally with the
-    PDF/A-2b identification (XMP ``pdfaid``) and an output intent, like docgen's output."""
+    PDF/A-2b identification (XMP ``pdfaid``) and an output intent, like docgen's output,
+    and ``filler`` bytes of incompressible stream data standing in for embedded fonts."""
     w = PdfFileWriter()
     font = w.add_object(
         generic.DictionaryObject(
@@ -47,6 +48,11 @@ def tiny_pdf(text: str = "Hello", *, pdfa: bool = False, pages: int = 1) -> byte
                 }
             )
         )
+    if filler:
+        import os
+
+        blob = generic.StreamObject(stream_data=os.urandom(filler))
+        w.root[N("/QujatFiller")] = w.add_object(blob)
     if pdfa:
         meta = generic.StreamObject(
             {N("/Type"): N("/Metadata"), N("/Subtype"): N("/XML")}, stream_data=XMP_PDFA2B
