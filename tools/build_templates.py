@@ -306,7 +306,8 @@ def build_land_right_act(lang: str) -> Document:
     rp.add_run(t["coords"])
     inner = rcell.add_table(rows=4, cols=3)
     inner.style = doc.styles["Table Grid"]
-    for cell, text in zip(inner.rows[0].cells, (t["point"], "X", "Y")):
+    # leading spaces keep the Latin axis letters apart from the Cyrillic caption in plain-text scans
+    for cell, text in zip(inner.rows[0].cells, (t["point"], " X, м", " Y, м")):
         cell.paragraphs[0].style = doc.styles["Table Head"]
         cell.paragraphs[0].add_run(text)
     for cell, text in zip(inner.rows[1].cells, ("{%tr for p in points %}", "", "")):
@@ -616,7 +617,25 @@ def main(argv=None) -> int:
             slim(doc)
             doc.save(path)
             print(f"wrote {path.relative_to(ROOT)}")
+    write_manifest_hashes()
     return 0
+
+
+def write_manifest_hashes() -> None:
+    """Put each template's current SHA-256 into templates/manifest.yaml, keeping the versions."""
+    import hashlib
+
+    import yaml
+
+    path = ROOT / "templates" / "manifest.yaml"
+    manifest = yaml.safe_load(path.read_text("utf-8"))
+    lines = [line for line in path.read_text("utf-8").splitlines() if line.startswith("#")] + [""]
+    for name, langs in manifest.items():
+        lines.append(f"{name}:")
+        for lang, entry in langs.items():
+            digest = hashlib.sha256((ROOT / "templates" / lang / f"{name}.docx").read_bytes()).hexdigest()
+            lines.append(f'  {lang}: {{version: "{entry["version"]}", sha256: {digest}}}')
+    path.write_text("\n".join(lines) + "\n", "utf-8")
 
 
 if __name__ == "__main__":
