@@ -181,8 +181,7 @@ def _tst_time(sig: EmbeddedPdfSignature) -> datetime | None:
         if attr["type"].native == "signature_time_stamp_token":
             token: cms.ContentInfo = attr["values"][0]
             content = token["content"]["encap_content_info"]["content"]
-            info = tsp.TSTInfo.load(bytes(content)) if not isinstance(content.parsed, tsp.TSTInfo) else content.parsed
-            return info["gen_time"].native
+            return tsp.TSTInfo.load(bytes(content))["gen_time"].native
     return None
 
 
