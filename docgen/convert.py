@@ -260,31 +260,25 @@ class _Worker:
         )
         url = f"uno:pipe,name={self.pipe_name};urp;StarOffice.ComponentContext"
         deadline = t0 + timeout
-        ctx = None
-        while ctx is None:
+        while self.desktop is None:
             if self.proc.poll() is not None:
                 code = self.proc.returncode
                 self.kill()
                 raise _WorkerFailure(f"LibreOffice exited during start-up (code {code})")
             try:
                 ctx = resolver.resolve(url)
-            except NoConnectException:
-                if time.monotonic() > deadline:
+                self.desktop = ctx.ServiceManager.createInstanceWithContext(
+                    "com.sun.star.frame.Desktop", ctx
+                )
+            except Exception as exc:  # NoConnectException until the pipe is up; anything
+                if time.monotonic() > deadline:  # else while it comes up: try again too
                     self.kill()
+                    kind = "" if isinstance(exc, NoConnectException) else f" ({exc})"
                     raise _WorkerFailure(
                         f"LibreOffice did not accept a UNO connection within {timeout:.0f} s"
+                        + kind
                     ) from None
                 time.sleep(0.05)
-            except Exception as exc:  # bridge-level failure while it comes up
-                self.kill()
-                raise _WorkerFailure(f"UNO connection failed: {exc}") from exc
-        try:
-            self.desktop = ctx.ServiceManager.createInstanceWithContext(
-                "com.sun.star.frame.Desktop", ctx
-            )
-        except Exception as exc:
-            self.kill()
-            raise _WorkerFailure(f"cannot create the Desktop service: {exc}") from exc
         self.office_pid = self._find_office_pid()
         if self.office_pid:
             self.sockets = sorted(set(self.sockets) | set(_bound_unix_sockets(self.office_pid)))
@@ -649,7 +643,15 @@ class ConverterPool:
     # -- internals -------------------------------------------------------------------
 
     def _start_all(self) -> list[str]:
-        return self._each_worker(lambda w: w.start(self.start_timeout))
+        return self._each_worker(self._start_worker)
+
+    def _start_worker(self, w: _Worker) -> None:
+        """Start ``w``; one more try if LibreOffice falls over while starting."""
+        try:
+            w.start(self.start_timeout)
+        except _WorkerFailure as exc:
+            log.warning("converter worker %d failed to start (%s); trying once more", w.index, exc)
+            w.start(self.start_timeout)
 
     def _each_worker(self, fn) -> list[str]:
         """Run ``fn(worker)`` for all workers in parallel (start-up, shutdown); error texts."""
@@ -702,7 +704,7 @@ class ConverterPool:
                 else:
                     worker.kill()
                 if not self._closed:
-                    worker.start(self.start_timeout)
+                    self._start_worker(worker)
             except _WorkerFailure as exc:
                 log.warning("converter worker %d restart failed: %s", worker.index, exc)
             except Exception:  # pragma: no cover
