@@ -23,6 +23,16 @@ Robustness rules:
 * never one ``soffice`` per document -- except :func:`convert_cold`, which exists only as the
   benchmark anchor.
 
+* each worker's temp profile, LibreOffice's own temp files (``TMPDIR`` points into the
+  profile) and its ``/tmp/OSL_PIPE_*`` pipe files are removed when that process ends; ``close()``
+  stops every worker (SIGTERM, then SIGKILL of the process group) and reaps it;
+* a pool belongs to the process that created it (after ``fork()`` the child gets
+  :class:`ConversionError` and ``close()`` there is a no-op).
+
+Introspection for tests and health checks: ``worker_pids()`` (``soffice.bin`` pids),
+``worker_pgids()``, ``all_pgids()``, ``all_pipe_files()``, ``profile_dirs()``, ``wait_idle()``
+and the ``stats`` counter (jobs, retries, failures, timeouts, rejected, replaced, recycled).
+
 Nothing of a document's content is logged; log records carry worker ids, pids and timings.
 """
 from __future__ import annotations
@@ -434,6 +444,8 @@ class _Worker:
                     self._url(str(src)), "_blank", 0, self._props["load"]
                 )
                 if doc is None:
+                    if self._timed_out_job == token or not self.alive:
+                        raise self._classify(token, RuntimeError("no document"), dead=True)
                     raise _DocumentFailure("LibreOffice could not load the document")
                 try:
                     doc.storeToURL(self._url(str(dst)), self._props["store"])
@@ -568,6 +580,12 @@ class ConverterPool:
                     self._count("timeouts" if replace == "timeout" else "failures")
                     log.warning("converter worker %d failed on attempt %d: %s",
                                 worker.index, attempt, exc)
+                    continue
+                except Exception as exc:  # unexpected (bridge, I/O): restart worker, retry once
+                    last, replace = exc, "failure"
+                    self._count("failures")
+                    log.warning("converter worker %d: unexpected %s on attempt %d",
+                                worker.index, type(exc).__name__, attempt)
                     continue
                 self._count("jobs")
                 if worker.jobs >= self.max_jobs_per_worker:
