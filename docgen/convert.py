@@ -515,6 +515,7 @@ class ConverterPool:
         start_timeout: float = 60.0,
         queue_timeout: float | None = None,
         prestart: bool = True,
+        health_interval: float | None = 1.0,
     ):
         n = workers if workers is not None else (os.cpu_count() or 1)
         if n < 1:
@@ -537,11 +538,19 @@ class ConverterPool:
         self._bg: set[threading.Thread] = set()
         self.stats = collections.Counter()  # jobs, retries, replaced, recycled, timeouts
         self._idle.extend(self._workers)
+        self._stop = threading.Event()
         if prestart:
             errors = self._start_all()
             if errors:
                 self.close()
                 raise ConversionError(f"LibreOffice workers failed to start: {errors[0]}")
+        self._supervisor = None
+        if health_interval:
+            self._supervisor = threading.Thread(
+                target=self._supervise, args=(float(health_interval),),
+                name="qujat-convert-supervisor", daemon=True,
+            )
+            self._supervisor.start()
 
     # -- public ----------------------------------------------------------------------
 
@@ -602,7 +611,7 @@ class ConverterPool:
 
     def worker_pids(self) -> list[int | None]:
         """PIDs of the running ``soffice.bin`` processes, one per slot (None: not running)."""
-        return [w.office_pid if w.proc is not None else None for w in self._workers]
+        return [w.office_pid if w.alive else None for w in self._workers]
 
     def worker_pgids(self) -> list[int | None]:
         """Process-group ids (= launcher pids) of the workers, one per slot."""
@@ -640,6 +649,9 @@ class ConverterPool:
                 return
             self._closed = True
             self._cond.notify_all()
+        self._stop.set()
+        if getattr(self, "_supervisor", None) is not None:
+            self._supervisor.join()
         self.wait_idle(self.job_timeout if timeout is None else timeout)
         for t in list(self._bg):
             t.join(self.start_timeout)
@@ -688,6 +700,19 @@ class ConverterPool:
         for t in threads:
             t.join()
         return errors
+
+    def _supervise(self, interval: float) -> None:
+        """Replace idle workers whose LibreOffice died (crash, OOM kill, someone's kill -9)
+        without waiting for the next job to trip over them."""
+        while not self._stop.wait(interval):
+            with self._cond:
+                dead = [w for w in self._idle if w.generation and w.proc is not None
+                        and not w.alive]
+                for w in dead:
+                    self._idle.remove(w)
+            for w in dead:
+                log.warning("converter worker %d found dead while idle", w.index)
+                self._replace_async(w, "failure")
 
     def _count(self, key: str) -> None:
         with self._cond:

@@ -188,6 +188,23 @@ def test_killed_worker_mid_batch_loses_no_document(tmp_path):
 
 
 @pytest.mark.slow
+def test_worker_killed_while_idle_is_replaced_without_traffic():
+    with ConverterPool(1, health_interval=0.2) as p:
+        old = p.worker_pids()[0]
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            new = p.worker_pids()[0]
+            if new and new != old:
+                break
+            time.sleep(0.1)
+        assert new and new != old
+        assert p.stats["replaced"] == 1
+        assert p.convert(DOCX).startswith(b"%PDF-")
+    assert_clean_after_close(p)
+
+
+@pytest.mark.slow
 def test_recycled_after_n_jobs():
     with ConverterPool(1, max_jobs_per_worker=3) as p:
         first = p.worker_pids()[0]
