@@ -79,9 +79,11 @@ def _party(p: Person | Organization, lang: str) -> dict:
 
 
 def _decision(dec, lang: str) -> str:
-    no = "№"
-    return f"{dec.authority[lang]} {fmt.date_long(dec.date, lang)} {no} {dec.number}" if lang == "kk" \
-        else f"{dec.authority[lang]} от {fmt.date_long(dec.date, lang)} {no} {dec.number}"
+    # Kazakh would decline the month name («15 қыркүйектегі»), which CLDR does not give: a clerk
+    # writes the short date with «ж.» instead.
+    if lang == "kk":
+        return f"{dec.authority[lang]}, {fmt.date_short(dec.date)} ж. № {dec.number}"
+    return f"{dec.authority[lang]} от {fmt.date_long(dec.date, lang)} № {dec.number}"
 
 
 def _signer(signer, lang: str) -> dict:
@@ -273,6 +275,7 @@ def _motivated_refusal(d: MotivatedRefusalData, lang: str, issued_on: dt.date) -
         "applicant": _party(d.applicant, lang),
         "application_number": d.application.number,
         "application_date": fmt.date_long(d.application.date, lang),
+        "application_date_short": fmt.date_short(d.application.date),
         "grounds": grounds,
         **_signer(d.signer, lang),
     }

@@ -268,3 +268,24 @@ def test_kill_worker_during_batch_of_renders_loses_nothing(renderer, pool, make_
         assert r.pdf.startswith(b"%PDF-") and b"pdfaid" in r.pdf
     after = [p for p in pool.worker_pids() if p]
     assert set(after) != set(before), "the killed worker was not replaced"
+
+
+def test_demo_writes_all_fifteen_combinations_and_signed_copies(tmp_path):
+    """What `make run` does: 5 types × kk, ru, kk+ru as DOCX + PDF, and a signed copy of each."""
+    import os
+    import sys
+
+    env = {**os.environ, "QUJAT_DATA_DIR": str(tmp_path / "data")}
+    out = subprocess.run([sys.executable, "-m", "qujat", "demo", "--out", str(tmp_path / "out")],
+                         capture_output=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr.decode()
+    for t in TYPES:
+        for lang in LANGS:
+            stem = tmp_path / "out" / f"{t}_{lang.replace('+', '-')}"
+            assert stem.with_suffix(".docx").stat().st_size > 5000
+            assert stem.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")
+    signed = tmp_path / "out" / "land_right_act_kk-ru.signed.pdf"
+    check = subprocess.run([sys.executable, "-m", "qujat", "verify", str(signed), "--offline",
+                            "--trust", str(tmp_path / "data" / "pki" / "root.pem")], capture_output=True, timeout=120)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    assert "TOTAL_PASSED" in check.stdout.decode()
