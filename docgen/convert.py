@@ -45,6 +45,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -186,6 +187,65 @@ def _uno():
     return uno
 
 
+# --------------------------------------------------------------------------- reaper
+
+# Runs in a small helper process per pool.  It holds the read end of a pipe from the pool's
+# process; the pool registers each worker's process group and its temp paths.  When the pipe
+# reaches EOF -- the pool closed, or its process died, even by SIGKILL -- the helper kills the
+# groups still registered and removes the paths, so no LibreOffice outlives its owner.
+_REAPER_SCRIPT = r"""
+import os, shutil, signal, sys
+groups, paths = set(), set()
+for line in sys.stdin:
+    op, _, arg = line.rstrip("\n").partition(" ")
+    if op == "+g": groups.add(int(arg))
+    elif op == "-g": groups.discard(int(arg))
+    elif op == "+p": paths.add(arg)
+    elif op == "-p": paths.discard(arg)
+for g in groups:
+    try: os.killpg(g, signal.SIGKILL)
+    except OSError: pass
+for p in sorted(paths, reverse=True):
+    if os.path.isdir(p) and not os.path.islink(p): shutil.rmtree(p, ignore_errors=True)
+    else:
+        try: os.unlink(p)
+        except OSError: pass
+"""
+
+
+class _Reaper:
+    """Owner-death guard for the worker processes (see ``_REAPER_SCRIPT``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _REAPER_SCRIPT],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a signal to our process group must not reach it
+            text=True,
+        )
+
+    def send(self, op: str, arg: object) -> None:
+        with self._lock:
+            try:
+                self.proc.stdin.write(f"{op} {arg}\n")
+                self.proc.stdin.flush()
+            except (OSError, ValueError):  # helper gone / closed: nothing more to guard
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self.proc.kill()
+            self.proc.wait()
+
+
 # --------------------------------------------------------------------------- worker
 
 
@@ -196,8 +256,10 @@ class _Worker:
     watchdog (``_on_timeout``) touches it concurrently, under ``_lock``.
     """
 
-    def __init__(self, index: int, soffice: str, base: Path, jobs_root: Path):
+    def __init__(self, index: int, soffice: str, base: Path, jobs_root: Path,
+                 reaper: _Reaper | None = None):
         self.index = index
+        self.reaper = reaper
         self.soffice = soffice
         self.base = base  # parent of this worker's profile dirs
         self.jobdir = jobs_root / f"w{index}"
@@ -263,6 +325,9 @@ class _Worker:
         except OSError as exc:
             self.proc = None
             raise _WorkerFailure(f"cannot run {self.soffice!r}: {exc}") from exc
+        self._guard("+g", self.proc.pid)
+        for path in self.sockets:
+            self._guard("+p", path)
 
         local = uno.getComponentContext()
         resolver = local.ServiceManager.createInstanceWithContext(
@@ -291,7 +356,10 @@ class _Worker:
                 time.sleep(0.05)
         self.office_pid = self._find_office_pid()
         if self.office_pid:
-            self.sockets = sorted(set(self.sockets) | set(_bound_unix_sockets(self.office_pid)))
+            found = set(_bound_unix_sockets(self.office_pid)) - set(self.sockets)
+            for path in found:
+                self._guard("+p", path)
+            self.sockets = sorted(set(self.sockets) | found)
         self.history.append((self.proc.pid, self.office_pid, tuple(self.sockets)))
 
         def pv(name, value):
@@ -321,6 +389,10 @@ class _Worker:
             self.index, self.generation, self.proc.pid, self.office_pid, time.monotonic() - t0,
         )
 
+    def _guard(self, op: str, arg: object) -> None:
+        if self.reaper is not None:
+            self.reaper.send(op, arg)
+
     def _find_office_pid(self) -> int | None:
         if self.proc is None:
             return None
@@ -344,6 +416,7 @@ class _Worker:
                 except subprocess.TimeoutExpired:
                     pass
             self._kill_group(proc)
+            self._guard("-g", proc.pid)  # reaped: the id may be reused by someone else now
         self._drop_profile()
 
     def stop(self, grace: float = 3.0) -> None:
@@ -397,6 +470,7 @@ class _Worker:
                 os.unlink(path)
             except OSError:
                 pass
+            self._guard("-p", path)
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -531,7 +605,12 @@ class ConverterPool:
         self._owner_pid = os.getpid()  # a forked child must not drive (or kill) our workers
         self._base = Path(tempfile.mkdtemp(prefix="qujat-convert-"))
         self._jobs_root = Path(tempfile.mkdtemp(prefix="qujat-convert-jobs-", dir=_fast_tmp_root()))
-        self._workers = [_Worker(i, soffice, self._base, self._jobs_root) for i in range(n)]
+        self._reaper = _Reaper()
+        for d in (self._base, self._jobs_root):
+            self._reaper.send("+p", d)
+        self._workers = [
+            _Worker(i, soffice, self._base, self._jobs_root, self._reaper) for i in range(n)
+        ]
         self._cond = threading.Condition()
         self._idle: collections.deque[_Worker] = collections.deque()
         self._closed = False
@@ -658,6 +737,7 @@ class ConverterPool:
         self._each_worker(_Worker.stop)
         shutil.rmtree(self._jobs_root, ignore_errors=True)
         shutil.rmtree(self._base, ignore_errors=True)
+        self._reaper.close()
         log.info("converter pool closed (%s)", dict(self.stats))
 
     @property

@@ -302,3 +302,31 @@ def test_pool_is_not_usable_across_fork(pool):
     assert os.waitstatus_to_exitcode(status) == 0
     assert not pool.closed
     assert pool.convert(DOCX).startswith(b"%PDF-")
+
+
+@pytest.mark.slow
+def test_owner_killed_by_sigkill_leaves_no_libreoffice_behind():
+    import json
+    import sys
+
+    script = (
+        "import json, os, signal\n"
+        "from docgen.convert import ConverterPool\n"
+        "p = ConverterPool(2)\n"
+        "print(json.dumps({'pgids': p.worker_pgids(), 'dirs': [str(d) for d in p.profile_dirs()],"
+        " 'pipes': p.all_pipe_files()}), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert out.returncode == -signal.SIGKILL
+    info = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    assert all(info["pgids"]) and info["pipes"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        live = [m for g in info["pgids"] for m in pgid_members(g) if m[2] not in ("Z", "X")]
+        left = [p for p in info["dirs"] + info["pipes"] if os.path.exists(p)]
+        if not live and not left:
+            break
+        time.sleep(0.1)
+    assert not live, f"orphaned LibreOffice processes: {live}"
+    assert not left, f"temp files left: {left}"
