@@ -5,10 +5,12 @@ where they go (a CLI folder, the store, an HTTP response). Signing comes after, 
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -154,8 +156,7 @@ class Renderer:
         return self._converter
 
     def render_docx(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
-        import time
-
+        """DOCX of a validated request (no PDF): view, QR and fill per language, then compose."""
         t0 = time.perf_counter()
         language = Language(request.language)
         token = token or qr.new_token()
@@ -183,9 +184,6 @@ class Renderer:
 
     def render(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
         """DOCX and PDF/A-2b of a validated request."""
-        import dataclasses
-        import time
-
         r = self.render_docx(request, token=token, today=today)
         t0 = time.perf_counter()
         pdf = self.converter.convert(r.docx)
