@@ -181,10 +181,12 @@ def tag(doc, text: str):
 
 
 def table(doc, header: list[str], loop: str | None, cells: list[str], widths_mm: list[float],
-          total: list[str] | None = None):
-    """A bordered table; when `loop` is given, the data row repeats with {%tr for … %}."""
+          total: list[str] | None = None, into=None):
+    """A bordered table; when `loop` is given, the data row repeats with {%tr for … %}.
+
+    `into` is a table cell to nest the table in (default: the document body)."""
     rows = 1 + (3 if loop else 1) + (1 if total else 0)
-    t = doc.add_table(rows=rows, cols=len(header))
+    t = (into or doc).add_table(rows=rows, cols=len(header))
     t.style = doc.styles["Table Grid"]
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
     t.autofit = False
@@ -304,34 +306,12 @@ def build_land_right_act(lang: str) -> Document:
     rp = rcell.paragraphs[0]
     rp.style = doc.styles["Table Head"]
     rp.add_run(t["coords"])
-    inner = rcell.add_table(rows=4, cols=3)
-    inner.style = doc.styles["Table Grid"]
     # leading spaces keep the Latin axis letters apart from the Cyrillic caption in plain-text scans
-    for cell, text in zip(inner.rows[0].cells, (t["point"], " X, м", " Y, м")):
-        cell.paragraphs[0].style = doc.styles["Table Head"]
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner.rows[1].cells, ("{%tr for p in points %}", "", "")):
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner.rows[2].cells, ("{{ p.name }}", "{{ p.x }}", "{{ p.y }}")):
-        cell.paragraphs[0].style = doc.styles["Table Text"]
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner.rows[3].cells, ("{%tr endfor %}", "", "")):
-        cell.paragraphs[0].add_run(text)
-    _widths(inner, (13, 29, 29))
+    table(doc, [t["point"], " X, м", " Y, м"], "{%tr for p in points %}",
+          ["{{ p.name }}", "{{ p.x }}", "{{ p.y }}"], [13, 29, 29], into=rcell)
     rcell.add_paragraph(style="Table Text")
-    inner2 = rcell.add_table(rows=4, cols=2)
-    inner2.style = doc.styles["Table Grid"]
-    for cell, text in zip(inner2.rows[0].cells, (t["line"], t["length"])):
-        cell.paragraphs[0].style = doc.styles["Table Head"]
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner2.rows[1].cells, ("{%tr for s in segments %}", "")):
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner2.rows[2].cells, ("{{ s.from }}–{{ s.to }}", "{{ s.length }}")):
-        cell.paragraphs[0].style = doc.styles["Table Text"]
-        cell.paragraphs[0].add_run(text)
-    for cell, text in zip(inner2.rows[3].cells, ("{%tr endfor %}", "")):
-        cell.paragraphs[0].add_run(text)
-    _widths(inner2, (20, 30))
+    table(doc, [t["line"], t["length"]], "{%tr for s in segments %}",
+          ["{{ s.from }}–{{ s.to }}", "{{ s.length }}"], [20, 30], into=rcell)
     p = rcell.add_paragraph(style="Table Text")
     p.add_run(f"{t['computed']}: {{{{ computed_area_ha }}}} га")
     tag(doc, "{%p if adjacent %}")
