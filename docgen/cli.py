@@ -1,17 +1,16 @@
-"""`qujat example|schema|render|demo`: the document layer's subcommands."""
+"""`qujat example|schema|render`: the document layer's subcommands."""
 from __future__ import annotations
 
 import json
 import os
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 
 from docgen.errors import RequestInvalid
-from docgen.model import DocumentType, Language
+from docgen.model import DocumentType
 
-__all__ = ["register", "example_request"]
+__all__ = ["register", "example_request", "write_outputs"]
 
 EXIT_INVALID = 2
 
@@ -41,7 +40,7 @@ def cmd_schema(args) -> int:
     return 0
 
 
-def _write(out: Path, name: str, rendered) -> list[Path]:
+def write_outputs(out: Path, name: str, rendered) -> list[Path]:
     """Write the DOCX and PDF next to each other; each file appears whole or not at all."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -77,7 +76,7 @@ def cmd_render(args) -> int:
     rendered = renderer.render_docx(request, token=args.token) if args.no_pdf else \
         renderer.render(request, token=args.token)
     name = args.name or rendered.name
-    for path in _write(Path(args.out), name, rendered):
+    for path in write_outputs(Path(args.out), name, rendered):
         print(path)
     meta = {
         "type": rendered.doc_type, "language": rendered.language, "token": rendered.token,
@@ -85,60 +84,6 @@ def cmd_render(args) -> int:
         "timings_ms": rendered.timings_ms,
     }
     print(json.dumps(meta, ensure_ascii=False), file=sys.stderr)
-    return 0
-
-
-def _dev_signer():
-    """The dev PKI's enterprise-head key, the PKI made on first use in $QUJAT_DATA_DIR/pki.
-
-    Imported lazily: the document layer does not depend on the signing layer."""
-    from signing.keys import load_pkcs12, read_secret
-    from signing.pki import init_dev_pki, load_dev_pki
-
-    pki_dir = Path(os.environ.get("QUJAT_DATA_DIR", "data")) / "pki"
-    if (pki_dir / "pki.json").is_file():
-        pki = load_dev_pki(pki_dir)
-    else:
-        print(f"creating a dev PKI in {pki_dir} (first use)")
-        pki = init_dev_pki(pki_dir)
-    return load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file)), pki
-
-
-def cmd_demo(args) -> int:
-    """Every example in every language: 5 types × (kk, ru, kk+ru), DOCX + PDF (+ signed PDF)."""
-    from docgen.render import Renderer
-    from docgen.request import parse_request
-
-    out = Path(args.out)
-    renderer = Renderer(base_url=_base_url())
-    signer = pki = None
-    if not args.no_sign:
-        from signing.model import Level
-        from signing.sign import sign_pdf
-
-        signer, pki = _dev_signer()
-    started = time.perf_counter()
-    count = 0
-    for doc_type in _types():
-        for lang in Language:
-            raw = example_request(doc_type)
-            raw["language"] = lang.value
-            rendered = renderer.render(parse_request(raw))
-            name = f"{doc_type}_{lang.value.replace('+', '-')}"
-            _write(out, name, rendered)
-            note = ""
-            if signer is not None:
-                signed = sign_pdf(rendered.pdf, signer, level=Level.B_B, reason="qujat demo")
-                tmp = out / f"{name}.signed.pdf.part"
-                tmp.write_bytes(signed)
-                os.replace(tmp, out / f"{name}.signed.pdf")
-                note = ", signed B-B"
-            count += 1
-            print(f"  {name}.docx / .pdf  ({rendered.timings_ms['fill']:.0f} ms fill, "
-                  f"{rendered.timings_ms['convert']:.0f} ms PDF/A{note})")
-    print(f"{count} documents written to {out.resolve()} in {time.perf_counter() - started:.1f} s")
-    if pki is not None:
-        print(f"signed copies: *.signed.pdf — check with: qujat verify FILE --trust {pki.root_cert} --offline")
     return 0
 
 
@@ -161,8 +106,3 @@ def register(sub) -> None:
     p.add_argument("--base-url", help="public base URL for the QR (default: $QUJAT_PUBLIC_BASE_URL)")
     p.add_argument("--no-pdf", action="store_true", help="write the DOCX only")
     p.set_defaults(func=cmd_render)
-
-    p = sub.add_parser("demo", help="render every example in kk, ru and kk+ru into a folder")
-    p.add_argument("--out", default="out", help="output directory (default: out)")
-    p.add_argument("--no-sign", action="store_true", help="skip the signed copies (no dev PKI needed)")
-    p.set_defaults(func=cmd_demo)

@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         signing_cli = None
     if signing_cli is not None:
         signing_cli.register(sub)
+        from qujat import demo
+
+        demo.register(sub)
     return parser
 
 
