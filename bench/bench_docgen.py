@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench.bench_convert import throughput
 from docgen import qr
-from docgen.cli import example_request
+from docgen.examples import example_request
 from docgen.convert import ConverterPool, convert_cold
 from docgen.render import Renderer, fill
 from docgen.request import parse_request

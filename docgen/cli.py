@@ -4,20 +4,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 
 from docgen.errors import RequestInvalid
+from docgen.examples import example_request
 from docgen.model import DocumentType
+from docgen.outputs import write_outputs
 
-__all__ = ["register", "example_request", "write_outputs"]
+__all__ = ["register"]
 
 EXIT_INVALID = 2
-
-
-def example_request(doc_type: str) -> dict:
-    text = resources.files("docgen").joinpath("examples", f"{DocumentType(doc_type).value}.json").read_text("utf-8")
-    return json.loads(text)
 
 
 def _types() -> list[str]:
@@ -38,21 +34,6 @@ def cmd_schema(args) -> int:
 
     print(json.dumps(json_schema(args.type), ensure_ascii=False, indent=2))
     return 0
-
-
-def write_outputs(out: Path, name: str, rendered) -> list[Path]:
-    """Write the DOCX and PDF next to each other; each file appears whole or not at all."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ext, data in (("docx", rendered.docx), ("pdf", rendered.pdf)):
-        if data is None:
-            continue
-        path = out / f"{name}.{ext}"
-        tmp = path.with_suffix(f".{ext}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        written.append(path)
-    return written
 
 
 def cmd_render(args) -> int:

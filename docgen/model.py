@@ -25,7 +25,9 @@ from pydantic import (
 )
 from pydantic.functional_validators import AfterValidator
 
-from docgen import ids, plan as plan_geometry
+from docgen import plan as plan_geometry
+from kazakhstan import ids
+from kazakhstan.script import check_one_script_per_word
 
 __all__ = [
     "DocumentType", "Language", "RightKind", "CadastralVariant", "AddressOperation", "ObjectKind",
@@ -92,17 +94,7 @@ class _Model(BaseModel):
 
 # --- text ----------------------------------------------------------------------------------------
 
-_WORD = re.compile(r"[A-Za-z\u0400-\u04FF]+")
-_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def _one_script_per_word(value: str) -> str:
-    """A word mixing Latin and Cyrillic letters is a typing error (often a Latin i for Kazakh і)."""
-    for word in _WORD.findall(value):
-        if _CYRILLIC.search(word) and _LATIN.search(word):
-            raise ValueError(f"the word {word!r} mixes Latin and Cyrillic letters (a Latin i for і?)")
-    return value
+_one_script_per_word = check_one_script_per_word
 
 
 Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_one_script_per_word)]

@@ -9,7 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from docgen.cli import example_request, write_outputs
+from docgen.examples import example_request
+from docgen.outputs import write_outputs
 from docgen.model import DocumentType, Language
 from docgen.render import DEFAULT_BASE_URL, Renderer
 from docgen.request import parse_request

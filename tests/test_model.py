@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from docgen.errors import RequestInvalid
-from docgen.ids import check_digit, normalize_cadastral_number, validate_bin, validate_iin
+from kazakhstan.ids import check_digit, normalize_cadastral_number, validate_bin, validate_iin
 from docgen.request import parse_request
 
 

@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from kazakhstan.script import mixed_script_word
+
 import yaml
 
 __all__ = [
@@ -39,9 +41,6 @@ __all__ = [
 CATALOG_FILE = "services.yaml"
 
 _SERVICE_CODE = re.compile(r"^[A-Z0-9]+-[0-9]{2}$")
-_WORD = re.compile(r"[A-Za-z\u0400-\u04FF]+")
-_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 class CatalogError(ValueError):
@@ -257,9 +256,9 @@ class _Reader:
     def text(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, "must be a non-empty string")
-        for word in _WORD.findall(value):
-            if _CYRILLIC.search(word) and _LATIN.search(word):
-                raise self.fail(path, f"word {word!r} mixes Latin and Cyrillic letters (Latin i for і?)")
+        word = mixed_script_word(value)
+        if word is not None:
+            raise self.fail(path, f"word {word!r} mixes Latin and Cyrillic letters (Latin i for і?)")
         return value.strip()
 
     def bilingual(self, value: Any, path: str) -> Bilingual:

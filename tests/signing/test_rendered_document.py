@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_rendered_act_signed_b_t_then_b_lt_verifies_and_keeps_pdfa(dev_pki, pki_server, dev_signer, tmp_path):
-    from docgen.cli import example_request
+    from docgen.examples import example_request
     from docgen.convert import ConverterPool
     from docgen.render import Renderer
     from docgen.request import parse_request
