@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SYSPY ?= /usr/bin/python3
 APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation2 fonts-dejavu-core \
 	poppler-utils zbar-tools softhsm2 opensc -fonts-liberation
-STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 
 .PHONY: run test bench deps venv clean
 
@@ -17,7 +17,7 @@ deps: .deps-stamp
 	@touch $@
 
 venv: $(STAMP)
-$(STAMP): pyproject.toml .deps-stamp
+$(STAMP): pyproject.toml setup.py .deps-stamp
 	@test -x $(PY) || $(SYSPY) -m venv --system-site-packages $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@rm -f $(VENV)/.stamp-* && touch $@

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -27,6 +28,7 @@ from pydantic.functional_validators import AfterValidator
 
 from docgen import plan as plan_geometry
 from kazakhstan import ids
+from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
 from kazakhstan.script import check_one_script_per_word
 
 __all__ = [
@@ -92,6 +94,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+# --- the reference date ----------------------------------------------------------------------
+
+def reference_date(info: ValidationInfo) -> dt.date:
+    """"Today" for the rules that refuse future dates: the date given in the validation context
+    (``{"today": date}``, see `docgen.request.parse_request`), else today in Asia/Almaty — never
+    the server's local date."""
+    ctx = info.context or {}
+    today = ctx.get("today") if isinstance(ctx, dict) else None
+    return today if isinstance(today, dt.date) else today_in(DEFAULT_TIMEZONE)
+
+
 # --- text ----------------------------------------------------------------------------------------
 
 _one_script_per_word = check_one_script_per_word
@@ -113,8 +126,8 @@ class Bilingual(_Model):
 
 # --- parties -------------------------------------------------------------------------------------
 
-def _iin(v: str) -> str:
-    return ids.validate_iin(v)
+def _iin(v: str, info: ValidationInfo) -> str:
+    return ids.validate_iin(v, today=reference_date(info))
 
 
 def _bin(v: str) -> str:
@@ -224,8 +237,8 @@ class LandPlot(_Model):
     divisible: bool
 
 
-def _not_future(v: dt.date) -> dt.date:
-    if v > dt.date.today():
+def _not_future(v: dt.date, info: ValidationInfo) -> dt.date:
+    if v > reference_date(info):
         raise ValueError(f"date {v.isoformat()} is in the future")
     return v
 
@@ -477,7 +490,7 @@ class MotivatedRefusalData(_Model):
     signer: Signer | None = None
 
     @model_validator(mode="after")
-    def _grounds_of_service(self) -> "MotivatedRefusalData":
+    def _grounds_of_service(self, info: ValidationInfo) -> "MotivatedRefusalData":
         from docgen.catalog import load_catalog
 
         catalog = load_catalog()
@@ -496,7 +509,7 @@ class MotivatedRefusalData(_Model):
         codes = [g.code for g in self.grounds]
         if len(set(codes)) != len(codes):
             raise _at("grounds", "each ground may be cited once")
-        if self.application.date > (self.issued_on or dt.date.today()):
+        if self.application.date > (self.issued_on or reference_date(info)):
             raise _at("application.date", "the application is dated after the refusal")
         return self
 

@@ -11,6 +11,7 @@ import io
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -20,10 +21,11 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from docgen import qr
-from docgen.errors import RenderFailed
+from docgen.errors import DocgenError, RenderFailed
 from docgen.model import Language
-from docgen.templates import Template, TemplateStore, default_store
+from docgen.templates import Template, TemplateStore, packaged_templates_dir
 from docgen.views import build_view, footer_context
+from kazakhstan.dates import today_in
 
 __all__ = ["Rendered", "Renderer", "fill", "compose"]
 
@@ -139,25 +141,25 @@ def _slug(text: str) -> str:
 
 
 class Renderer:
-    """Turns validated requests into `Rendered` documents. Thread-safe; share one per process."""
+    """Turns validated requests into `Rendered` documents. Thread-safe; one per process, built by
+    the composition root (`qujat.runtime`) with the process's template set and converter pool.
+
+    ``converter`` is anything with ``convert(docx: bytes) -> bytes`` (a `ConverterPool`); without
+    one only `render_docx` works. ``templates`` defaults to the packaged templates. ``today`` gives
+    the issue date when a request has none: Kazakhstan's date (Asia/Almaty) by default, never the
+    server's local date; a call's own ``today=`` wins."""
 
     def __init__(self, *, templates: TemplateStore | None = None, converter=None,
-                 base_url: str = DEFAULT_BASE_URL):
-        self.templates = templates or default_store()
-        self._converter = converter
+                 base_url: str = DEFAULT_BASE_URL, today: Callable[[], dt.date] = today_in):
+        self.templates = templates if templates is not None else TemplateStore(packaged_templates_dir())
+        self.converter = converter
         self.base_url = base_url
-
-    @property
-    def converter(self):
-        if self._converter is None:
-            from docgen.convert import shared_pool
-
-            self._converter = shared_pool()
-        return self._converter
+        self._today = today
 
     def render_docx(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
         """DOCX of a validated request (no PDF): view, QR and fill per language, then compose."""
         t0 = time.perf_counter()
+        today = today or self._today()
         language = Language(request.language)
         token = token or qr.new_token()
         url = qr.verification_url(self.base_url, token)
@@ -184,6 +186,8 @@ class Renderer:
 
     def render(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
         """DOCX and PDF/A-2b of a validated request."""
+        if self.converter is None:
+            raise DocgenError("this Renderer has no PDF converter (build it with one: qujat.runtime)")
         r = self.render_docx(request, token=token, today=today)
         t0 = time.perf_counter()
         pdf = self.converter.convert(r.docx)

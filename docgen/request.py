@@ -1,6 +1,7 @@
 """Parse a request (a JSON-like dict or JSON text) into a validated model, or raise RequestInvalid."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -34,8 +35,12 @@ def problems_from(err: ValidationError) -> list[FieldProblem]:
     return out
 
 
-def parse_request(raw: Any):
-    """`raw` is a dict, or JSON text/bytes. Returns one of the REQUEST_MODELS instances."""
+def parse_request(raw: Any, *, today: dt.date | None = None):
+    """`raw` is a dict, or JSON text/bytes. Returns one of the REQUEST_MODELS instances.
+
+    ``today`` is the reference date of the rules that refuse future dates (a decision, an
+    application, a birth date in an IIN); pass Kazakhstan's date from the process's clock. Without
+    it the date in Asia/Almaty is used, never the server's local date."""
     if isinstance(raw, (bytes, str)):
         try:
             raw = json.loads(raw)
@@ -44,7 +49,7 @@ def parse_request(raw: Any):
     if not isinstance(raw, dict):
         raise RequestInvalid([FieldProblem("", "the request must be a JSON object")])
     try:
-        return REQUEST_ADAPTER.validate_python(raw)
+        return REQUEST_ADAPTER.validate_python(raw, context={"today": today} if today else None)
     except ValidationError as e:
         raise RequestInvalid(problems_from(e)) from None
 

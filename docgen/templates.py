@@ -1,13 +1,15 @@
 """Word templates: located, read once, versioned and hashed.
 
-Templates live in `templates/<lang>/<type>.docx` beside the packages (or in QUJAT_TEMPLATES_DIR);
-`templates/manifest.yaml` gives each one's version. The bytes are read once per process and kept,
-so a render never touches the file system.
+Templates live in `templates/<lang>/<type>.docx` (shipped in the wheel as the package
+`qujat_templates`; a deployment may point `Settings.templates_dir` elsewhere); `manifest.yaml` gives
+each one's version and SHA-256. A `TemplateStore` is built by the process's composition root
+(`qujat.runtime`); it reads each template once and keeps it, so a render never touches the file
+system.
 """
 from __future__ import annotations
 
 import hashlib
-import os
+import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ import yaml
 
 from docgen.errors import TemplateMissing
 
-__all__ = ["Template", "TemplateStore", "default_store"]
+__all__ = ["Template", "TemplateStore", "packaged_templates_dir"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,19 @@ class TemplateStore:
             return t
 
 
-_default: TemplateStore | None = None
-
-
-def default_store() -> TemplateStore:
-    global _default
-    if _default is None:
-        root = os.environ.get("QUJAT_TEMPLATES_DIR") or Path(__file__).resolve().parents[1] / "templates"
-        _default = TemplateStore(Path(root))
-    return _default
+def packaged_templates_dir() -> Path:
+    """The templates shipped with the package: the data-only package ``qujat_templates`` (the
+    repository's top-level templates/ folder, mapped by setup.py; an editable install maps it to
+    the working tree). Raises TemplateMissing with what to do when it is not installed."""
+    try:
+        spec = importlib.util.find_spec("qujat_templates")
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:
+        if (Path(loc) / "manifest.yaml").is_file():
+            return Path(loc)
+    raise TemplateMissing(
+        "the packaged templates (qujat_templates) are not installed: reinstall qujat, "
+        "or set QUJAT_TEMPLATES_DIR to a folder with manifest.yaml, kk/ and ru/"
+    )

@@ -28,6 +28,7 @@ from docgen.model import (
     Person,
     RightKind,
 )
+from kazakhstan.dates import today_in
 
 __all__ = ["Image", "View", "build_view", "labels", "footer_context"]
 
@@ -294,7 +295,7 @@ _BUILDERS = {
 def build_view(request, lang: str, *, today: dt.date | None = None) -> View:
     """The context for `lang` ('kk' or 'ru') of a validated request."""
     data = request.data
-    issued_on = getattr(data, "issued_on", None) or today or dt.date.today()
+    issued_on = getattr(data, "issued_on", None) or today or today_in()
     view = _BUILDERS[DocumentType(request.type)](data, lang, issued_on)
     view.context.setdefault("lang", lang)
     return view

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from kazakhstan.dates import today_in
+
 __all__ = ["check_digit", "validate_iin", "validate_bin", "normalize_cadastral_number", "iin_birth_date"]
 
 _W1 = tuple(range(1, 12))
@@ -54,7 +56,7 @@ def validate_iin(value: str, *, today: dt.date | None = None) -> str:
     """Return the IIN if valid; raise ValueError with a reason a clerk understands otherwise."""
     v = _twelve_digits(value, "IIN")
     born = iin_birth_date(v)
-    if born > (today or dt.date.today()):
+    if born > (today or today_in()):
         raise ValueError(f"IIN {v} encodes a birth date in the future ({born.isoformat()})")
     return v
 

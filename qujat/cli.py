@@ -1,6 +1,8 @@
 """The `qujat` console command: one subcommand per job.
 
-Each layer registers its own subcommands; this module only wires them together.
+The document commands (qujat.documents_cli) and the demo build their parts through the
+composition root (qujat.runtime); the signing layer's commands (signing.cli) work on the files
+named in their arguments. This module only wires them together.
 """
 from __future__ import annotations
 
@@ -11,18 +13,12 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qujat", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from docgen import cli as docgen_cli
+    from qujat import demo, documents_cli
+    from signing import cli as signing_cli
 
-    docgen_cli.register(sub)
-    try:
-        from signing import cli as signing_cli
-    except ImportError:  # signing layer not built yet
-        signing_cli = None
-    if signing_cli is not None:
-        signing_cli.register(sub)
-        from qujat import demo
-
-        demo.register(sub)
+    documents_cli.register(sub)
+    signing_cli.register(sub)
+    demo.register(sub)
     return parser
 
 

@@ -1,10 +1,9 @@
 """The service catalog: what it holds per seed, its codes, its languages, and its legal wording
-checked word for word against the seed texts in ../shared/seeds/."""
+checked word for word against the seed texts in tests/data/seeds/ (see tests/data/README.md)."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from docgen.catalog import (
 )
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "docgen" / "catalog"
-SHARED = Path(os.environ.get("QUJAT_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared")
+SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
 KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
 WORD = re.compile(r"[A-Za-z\u0400-\u04FF]+")
 
@@ -173,13 +172,9 @@ def normalise(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def seeds() -> dict[str, str]:
-    folder = SHARED / "seeds"
-    if not folder.is_dir():
-        pytest.fail(
-            f"seed texts not found at {folder}: these tests compare the catalog with them. "
-            "Run from a checkout next to ../shared, or set QUJAT_SHARED_DIR to the shared folder."
-        )
-    return {p.name: normalise(p.read_text("utf-8")) for p in sorted(folder.glob("0*.txt"))}
+    found = {p.name: normalise(p.read_text("utf-8")) for p in sorted(SEEDS.glob("0*.txt"))}
+    assert len(found) == 5, f"the five seed texts belong in {SEEDS}"
+    return found
 
 
 def _in_seed(seeds, seed_prefix, text):

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from docxtpl import DocxTemplate
 
-from docgen.templates import default_store
+from docgen.templates import TemplateStore, packaged_templates_dir
 from tests.conftest import ROOT, TYPES
 
 PAIRS = [(t, lang) for t in TYPES for lang in ("kk", "ru")]
@@ -15,7 +15,7 @@ PAIRS = [(t, lang) for t in TYPES for lang in ("kk", "ru")]
 
 @pytest.mark.parametrize("doc_type,lang", PAIRS)
 def test_manifest_version_and_hash_match_the_file(doc_type, lang):
-    store = default_store()
+    store = TemplateStore(packaged_templates_dir())
     t = store.get(doc_type, lang)
     assert re.fullmatch(r"\d+\.\d+", t.version)
     assert t.sha256 == store.declared_sha256(doc_type, lang), (

@@ -1,8 +1,8 @@
-"""`qujat example|schema|render`: the document layer's subcommands."""
+"""`qujat example|schema|render`: the document subcommands (a thin shell over docgen)."""
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -10,6 +10,9 @@ from docgen.errors import RequestInvalid
 from docgen.examples import example_request
 from docgen.model import DocumentType
 from docgen.outputs import write_outputs
+from docgen.request import parse_request
+from qujat.runtime import open_runtime
+from qujat.settings import Settings, SettingsError
 
 __all__ = ["register"]
 
@@ -18,10 +21,6 @@ EXIT_INVALID = 2
 
 def _types() -> list[str]:
     return [t.value for t in DocumentType]
-
-
-def _base_url() -> str:
-    return os.environ.get("QUJAT_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 
 def cmd_example(args) -> int:
@@ -37,25 +36,29 @@ def cmd_schema(args) -> int:
 
 
 def cmd_render(args) -> int:
-    from docgen.render import Renderer
-    from docgen.request import parse_request
-
     try:
         raw = Path(args.request).read_bytes() if args.request != "-" else sys.stdin.buffer.read()
     except OSError as e:
         print(f"qujat render: cannot read {args.request}: {e.strerror}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        request = parse_request(raw)
+        settings = Settings.from_env()
+        if args.base_url:
+            settings = dataclasses.replace(settings, public_base_url=args.base_url.rstrip("/"))
+    except SettingsError as e:
+        print(f"qujat render: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    try:  # before LibreOffice starts: a bad request costs nothing
+        request = parse_request(raw, today=settings.today())
     except RequestInvalid as e:
-        print(f"qujat render: the request is invalid ({len(e.problems)} problem(s)); nothing was written:",
-              file=sys.stderr)
+        print(f"qujat render: the request is invalid ({len(e.problems)} problem(s)); "
+              "nothing was written:", file=sys.stderr)
         for p in e.problems:
             print(f"  {p}", file=sys.stderr)
         return EXIT_INVALID
-    renderer = Renderer(base_url=args.base_url or _base_url())
-    rendered = renderer.render_docx(request, token=args.token) if args.no_pdf else \
-        renderer.render(request, token=args.token)
+    with open_runtime(settings, convert=not args.no_pdf) as rt:
+        rendered = rt.renderer.render_docx(request, token=args.token) if args.no_pdf else \
+            rt.renderer.render(request, token=args.token)
     name = args.name or rendered.name
     for path in write_outputs(Path(args.out), name, rendered):
         print(path)

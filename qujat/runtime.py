@@ -1,0 +1,114 @@
+"""The composition root: the one place that builds and closes what a qujat process uses.
+
+Every shell — the CLI, (later) the web app's lifespan and the job worker — does::
+
+    settings = Settings.from_env()
+    with open_runtime(settings, convert=True, sign=True) as rt:
+        request = rt.parse(raw)                 # validated against Kazakhstan's "today"
+        rendered = rt.renderer.render(request, today=rt.today())
+
+`open_runtime` builds, from one frozen `Settings`: the template set, the LibreOffice converter
+pool (sized by the CPUs this process may use, bounded queue wait), the signing key, the trust
+anchors and (from the service issue on) the store; it closes them in reverse order when the block
+ends, also on error. Nothing here is kept at module level: two runtimes in one process (tests) are
+independent.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docgen.convert import ConverterPool
+from docgen.render import Renderer
+from docgen.request import parse_request
+from docgen.templates import TemplateStore, packaged_templates_dir
+from qujat.settings import Settings
+
+__all__ = ["Runtime", "open_runtime", "utc_now"]
+
+
+def utc_now() -> dt.datetime:
+    """The real clock (aware, UTC). Tests inject another."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What one process works with. Built and closed only by `open_runtime`."""
+
+    settings: Settings
+    templates: TemplateStore
+    renderer: Renderer
+    converter: ConverterPool | None
+    signer: Any | None                 # a pyHanko Signer (signing.keys), None if not asked for
+    trust_anchors: tuple[Path, ...]    # CA certificates a verification trusts
+    clock: Callable[[], dt.datetime]
+
+    def today(self) -> dt.date:
+        """Today in the configured time zone (Asia/Almaty by default)."""
+        return self.settings.today(self.clock())
+
+    def parse(self, raw: Any):
+        """A validated request (or `docgen.errors.RequestInvalid`), dated by `today()`."""
+        return parse_request(raw, today=self.today())
+
+
+@contextlib.contextmanager
+def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False,
+                 clock: Callable[[], dt.datetime] = utc_now) -> Iterator[Runtime]:
+    """Build the process's parts from ``settings``; close them when the block ends.
+
+    ``convert``: start the LibreOffice pool (``settings.pool_size`` warm workers).
+    ``sign``: load the signing key — the configured PKCS#12, or the dev PKI's signer (the dev PKI
+    is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra).
+    """
+    with contextlib.ExitStack() as stack:
+        templates = TemplateStore(settings.templates_dir or packaged_templates_dir())
+        converter = None
+        if convert:
+            converter = stack.enter_context(ConverterPool(
+                settings.pool_size,
+                job_timeout=settings.convert_timeout,
+                start_timeout=settings.convert_start_timeout,
+                queue_timeout=settings.convert_queue_timeout,
+            ))
+        signer, anchors = None, settings.trust_anchors
+        if sign:
+            signer, dev_anchors = _signer(settings, stack)
+            anchors = anchors or dev_anchors
+
+        renderer = Renderer(templates=templates, converter=converter,
+                            base_url=settings.public_base_url,
+                            today=lambda: settings.today(clock()))
+        yield Runtime(settings=settings, templates=templates, renderer=renderer,
+                      converter=converter, signer=signer, trust_anchors=tuple(anchors),
+                      clock=clock)
+
+
+def _signer(settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, tuple[Path, ...]]:
+    """The configured key, or the dev PKI's organisation signer and its root as trust anchor."""
+    from signing.keys import load_pkcs12, read_secret
+
+    if settings.signer_pkcs12 is not None:
+        password = read_secret(file=settings.signer_password_file)
+        return load_pkcs12(settings.signer_pkcs12, password), ()
+    pki = dev_pki(settings.dev_pki_dir)
+    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+    return signer, (Path(pki.root_cert),)
+
+
+def dev_pki(directory: Path):
+    """The dev PKI in ``directory``, made on first use (development and tests only)."""
+    try:
+        from signing.pki import init_dev_pki, load_dev_pki
+    except ImportError as exc:  # certomancer is the `devpki` extra
+        raise RuntimeError(
+            "no signing key is configured (QUJAT_SIGNER_PKCS12) and the dev PKI needs the "
+            "'devpki' extra: pip install 'qujat[devpki]'") from exc
+    if (directory / "pki.json").is_file():
+        return load_dev_pki(directory)
+    return init_dev_pki(directory)

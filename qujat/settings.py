@@ -1,0 +1,154 @@
+"""The process's configuration: read from the environment once, frozen, validated.
+
+Every knob of a qujat process is here and nowhere else; the composition root
+(`qujat.runtime.open_runtime`) builds the converter pool, templates, signing key and (later) the
+store from one `Settings`. Secrets are never held: a signing key's password is named by a file
+path, and `repr()` shows paths only.
+
+| variable                      | default                       | meaning                                    |
+|-------------------------------|-------------------------------|--------------------------------------------|
+| QUJAT_DATA_DIR                | data                          | records, blobs, the dev PKI                |
+| QUJAT_PUBLIC_BASE_URL         | http://127.0.0.1:8000         | base of the verification URL in the QR     |
+| QUJAT_TEMPLATES_DIR           | (the packaged templates)      | folder with manifest.yaml, kk/, ru/        |
+| QUJAT_TIMEZONE                | Asia/Almaty                   | whose calendar "today" is                  |
+| QUJAT_POOL_SIZE               | CPUs this process may use     | LibreOffice workers                        |
+| QUJAT_CONVERT_TIMEOUT         | 60                            | seconds one conversion may take            |
+| QUJAT_CONVERT_START_TIMEOUT   | 60                            | seconds a worker may take to start         |
+| QUJAT_CONVERT_QUEUE_TIMEOUT   | 30                            | seconds a job waits for a free worker      |
+| QUJAT_SIGNER_PKCS12           | (none: the dev PKI's signer)  | the organisation's PKCS#12 key file        |
+| QUJAT_SIGNER_PASSWORD_FILE    | (none)                        | file holding that key's password           |
+| QUJAT_TRUST_ANCHORS           | (none: the dev PKI's root)    | CA certificate files, separated by ':'     |
+| QUJAT_VERIFY_ONLINE           | false                         | fetch CRL/OCSP when verifying              |
+| QUJAT_FETCH_ALLOW_PRIVATE     | false                         | let those fetches reach private addresses  |
+| QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
+
+__all__ = ["Settings", "SettingsError", "available_cpus"]
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which a container's cpuset narrows),
+    not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _bool(name: str, raw: str) -> bool:
+    v = raw.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _number(name: str, raw: str, kind, minimum) -> int | float:
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    public_base_url: str = "http://127.0.0.1:8000"
+    templates_dir: Path | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    pool_size: int = field(default_factory=available_cpus)
+    convert_timeout: float = 60.0
+    convert_start_timeout: float = 60.0
+    convert_queue_timeout: float = 30.0
+    signer_pkcs12: Path | None = None
+    signer_password_file: Path | None = None
+    trust_anchors: tuple[Path, ...] = ()
+    verify_online: bool = False
+    fetch_allow_private: bool = False
+    fetch_time_budget: float = 10.0
+
+    def __post_init__(self) -> None:
+        url = urlsplit(self.public_base_url)
+        if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+            raise SettingsError(
+                f"QUJAT_PUBLIC_BASE_URL: expected an http(s) URL such as https://qujat.example.kz, "
+                f"got {self.public_base_url!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"QUJAT_TIMEZONE: unknown time zone {self.timezone!r}") from None
+        if self.pool_size < 1:
+            raise SettingsError("QUJAT_POOL_SIZE: must be at least 1")
+        if (self.signer_pkcs12 is None) != (self.signer_password_file is None):
+            raise SettingsError(
+                "QUJAT_SIGNER_PKCS12 and QUJAT_SIGNER_PASSWORD_FILE are set together or not at all")
+
+    def today(self, utc_now: dt.datetime | None = None) -> dt.date:
+        """The calendar date in the configured time zone now (or at ``utc_now``)."""
+        return today_in(self.timezone, utc_now=utc_now)
+
+    @property
+    def uses_dev_pki(self) -> bool:
+        """No signing key configured: the dev PKI in ``data_dir/pki`` signs (made on first use)."""
+        return self.signer_pkcs12 is None
+
+    @property
+    def dev_pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read every QUJAT_* variable once. Unset or empty means the default."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            v = env.get(name)
+            return v if v not in (None, "") else None
+
+        kw: dict = {}
+        if (v := get("QUJAT_DATA_DIR")) is not None:
+            kw["data_dir"] = Path(v)
+        if (v := get("QUJAT_PUBLIC_BASE_URL")) is not None:
+            kw["public_base_url"] = v.rstrip("/")
+        if (v := get("QUJAT_TEMPLATES_DIR")) is not None:
+            kw["templates_dir"] = Path(v)
+        if (v := get("QUJAT_TIMEZONE")) is not None:
+            kw["timezone"] = v
+        if (v := get("QUJAT_POOL_SIZE")) is not None:
+            kw["pool_size"] = _number("QUJAT_POOL_SIZE", v, int, 1)
+        for name, key in (("QUJAT_CONVERT_TIMEOUT", "convert_timeout"),
+                          ("QUJAT_CONVERT_START_TIMEOUT", "convert_start_timeout"),
+                          ("QUJAT_CONVERT_QUEUE_TIMEOUT", "convert_queue_timeout"),
+                          ("QUJAT_FETCH_TIME_BUDGET", "fetch_time_budget")):
+            if (v := get(name)) is not None:
+                kw[key] = float(_number(name, v, float, 0.1))
+        if (v := get("QUJAT_SIGNER_PKCS12")) is not None:
+            kw["signer_pkcs12"] = Path(v)
+        if (v := get("QUJAT_SIGNER_PASSWORD_FILE")) is not None:
+            kw["signer_password_file"] = Path(v)
+        if (v := get("QUJAT_TRUST_ANCHORS")) is not None:
+            kw["trust_anchors"] = tuple(Path(p) for p in v.split(os.pathsep) if p)
+        if (v := get("QUJAT_VERIFY_ONLINE")) is not None:
+            kw["verify_online"] = _bool("QUJAT_VERIFY_ONLINE", v)
+        if (v := get("QUJAT_FETCH_ALLOW_PRIVATE")) is not None:
+            kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
+        return cls(**kw)
