@@ -1,0 +1,66 @@
+"""Imports flow one way: kazakhstan ← docgen, signing (never each other) ← qujat. bench never
+imports tests. Read from the source with `ast`, so a lazy import inside a function counts too."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+OURS = {"kazakhstan", "docgen", "signing", "qujat", "tests", "bench", "qujat_templates"}
+ALLOWED = {
+    "kazakhstan": set(),
+    "docgen": {"kazakhstan"},
+    "signing": {"kazakhstan"},
+    "qujat": {"kazakhstan", "docgen", "signing"},
+    "bench": {"kazakhstan", "docgen", "signing", "qujat"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found & OURS
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_a_package_imports_only_the_layers_below_it(package):
+    wrong = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = _imports(path) - ALLOWED[package] - {package}
+        if bad:
+            wrong[str(path.relative_to(ROOT))] = sorted(bad)
+    assert not wrong, f"{package} must import only {sorted(ALLOWED[package])}: {wrong}"
+
+
+def test_validating_a_request_does_not_load_drawing_or_office_code():
+    code = ("import sys, docgen.request, docgen.model;"
+            "print(sorted(m for m in ('PIL', 'uno', 'docxtpl', 'signing', 'pyhanko') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout.strip()
+    assert out == "[]", out
+
+
+def test_nothing_in_the_repository_reads_outside_it():
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT,
+                             check=True).stdout.split()
+    offenders = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in (".py", ".md", ".toml", ".cfg", ".yaml", ".yml", "") or not path.is_file():
+            continue
+        if name.startswith("tests/data/") or name == "tests/test_layers.py":
+            continue
+        text = path.read_text("utf-8", errors="replace")
+        if "../shared" in text or "QUJAT_SHARED_DIR" in text:
+            offenders.append(name)
+    assert offenders == [], offenders
