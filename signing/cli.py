@@ -137,7 +137,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_pki_init(args: argparse.Namespace) -> int:
     from .pki import init_dev_pki
 
-    pki = init_dev_pki(args.dir, port=args.port)
+    try:
+        pki = init_dev_pki(args.dir, port=args.port)
+    except (SigningPackageError, OSError) as exc:
+        return _err(str(exc))
     print(f"dev PKI in {pki.root}")
     print(f"  trust anchor: {pki.root_cert}")
     print(f"  signers: {', '.join(str(pki.p12(s)) for s in pki.signers)}")

@@ -5,38 +5,49 @@ with ``cryptography`` for every signature; ``cryptography`` validates an RSA key
 load (~50 ms). We parse once and keep the ``cryptography`` key object, so an RSA-2048
 signature costs the RSA operation itself (<1 ms).
 
+Two ways to get a signer, and no key or session is ever kept at module level:
+
+* the functions :func:`load_pkcs12`, :func:`load_pkcs12_bytes` and :func:`load_pkcs11`
+  return a new signer on every call (one-off use: a CLI command, a test). A PKCS#11
+  signer holds an open, logged-in session; close it (``with load_pkcs11(...) as s:``).
+* a :class:`KeyRing`, owned by the process's composition root, loads each key once and
+  gives every caller the same signer; its ``close()`` logs out of and closes the
+  PKCS#11 sessions it opened.
+
 Secrets are read from a file or an environment variable only, never taken from argv,
-and never logged or put in exception messages. Loaded keys are cached per
-(file identity, password digest) so the service loads each key once.
+and never logged or put in exception messages.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import secrets
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from asn1crypto import tsp, x509
+from asn1crypto import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from pyhanko_certvalidator.registry import SimpleCertificateStore
-from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
-from pyhanko.sign.general import as_signing_certificate_v2
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+from pyhanko.config.pkcs11 import TokenCriteria
+from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import KeyLoadError, SecretSourceError
+from ._compat import CachedSigningCertificateMixin
+from .errors import KeyLoadError, SecretSourceError, SigningError
 
 __all__ = [
     "KeptKeySigner",
+    "TokenSigner",
+    "KeyRing",
     "load_pkcs12",
     "load_pkcs12_bytes",
     "load_pkcs11",
     "read_secret",
-    "clear_key_cache",
 ]
 
 _HASHES = {
@@ -46,42 +57,12 @@ _HASHES = {
 }
 
 
-class _CachedSigningCertificateV2(CMSAttributeProvider):
-    attribute_type = "signing_certificate_v2"
-
-    def __init__(self, der: bytes):
-        self._der = der
-
-    async def build_attr_value(self, dry_run: bool = False) -> tsp.SigningCertificateV2:
-        return tsp.SigningCertificateV2.load(self._der)
-
-
-class FastAttributesMixin:
-    """Build the signing-certificate-v2 attribute once per signer, not per signature.
-
-    pyHanko rebuilds it from the certificate every time, and asn1crypto then
-    re-serialises the issuer name deep inside it: ~10 of the ~12 ms a signature
-    took. The attribute depends only on the certificate, so its DER is cached and
-    re-loaded, which asn1crypto dumps without re-encoding.
-    """
-
-    _scv2_der: bytes | None = None
-
-    def _signed_attr_providers(self, *args, **kwargs):  # pyHanko hook (internal API)
-        for prov in super()._signed_attr_providers(*args, **kwargs):  # type: ignore[misc]
-            if isinstance(prov, SigningCertificateV2Provider):
-                if self._scv2_der is None:
-                    self._scv2_der = as_signing_certificate_v2(prov.signing_cert).dump()
-                yield _CachedSigningCertificateV2(self._scv2_der)
-            else:
-                yield prov
-
-
-class KeptKeySigner(FastAttributesMixin, Signer):
+class KeptKeySigner(CachedSigningCertificateMixin, Signer):
     """A pyHanko signer holding an already parsed ``cryptography`` private key.
 
     Supports RSA (PKCS#1 v1.5) and ECDSA, which is what PKCS#12 files we can use contain;
     NCA GOST keys cannot be loaded by ``cryptography`` and fail earlier in ``load_pkcs12``.
+    Holds no resource: nothing to close. Thread-safe (the key object is immutable).
     """
 
     def __init__(
@@ -108,20 +89,64 @@ class KeptKeySigner(FastAttributesMixin, Signer):
         return key.sign(data, ec.ECDSA(algo()))
 
 
-def _to_asn1(cert) -> x509.Certificate:
-    from cryptography.hazmat.primitives.serialization import Encoding
+class TokenSigner(CachedSigningCertificateMixin, PKCS11Signer):
+    """A pyHanko PKCS#11 signer with a ``close()``.
 
+    The certificate and key handle are looked up when the signer is made (see
+    :func:`load_pkcs11`), so a missing label fails there and concurrent signatures never
+    race on pyHanko's lazy lookup; python-pkcs11 serialises operations on a session.
+    A signer from :func:`load_pkcs11` owns its session and closes it (logout included);
+    signers from a :class:`KeyRing` share one session per token, closed by the ring.
+    """
+
+    def __init__(self, session, *, owns_session: bool, **kwargs):
+        super().__init__(session, **kwargs)
+        self._owns_session = owns_session
+        self._close_lock = threading.Lock()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<TokenSigner key_label={self.key_label!r} {state}>"
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        if self.closed:
+            raise SigningError(f"the PKCS#11 signer {self.key_label!r} is closed")
+        return await super().async_sign_raw(data, digest_algorithm, dry_run=dry_run)
+
+    def close(self) -> None:
+        """Make the signer unusable and, if it owns its session, log out and close it
+        (idempotent)."""
+        with self._close_lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self._owns_session:
+                self.pkcs11_session.close()
+
+    def __enter__(self) -> "TokenSigner":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _to_asn1(cert) -> x509.Certificate:
     return x509.Certificate.load(cert.public_bytes(Encoding.DER))
 
 
-def load_pkcs12_bytes(data: bytes, password: bytes | None) -> KeptKeySigner:
-    """Build a signer from PKCS#12 bytes (not cached; see :func:`load_pkcs12`).
+def _as_bytes(secret: bytes | str | None) -> bytes | None:
+    return secret.encode("utf-8") if isinstance(secret, str) else secret
+
+
+def load_pkcs12_bytes(data: bytes, password: bytes | str | None) -> KeptKeySigner:
+    """Build a signer from PKCS#12 bytes.
 
     ``cryptography`` reads the NCA legacy containers (3DES key bag, RC2-40 cert bag)
     itself, so no OpenSSL legacy provider is needed.
     """
     try:
-        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+        key, cert, extra = pkcs12.load_key_and_certificates(data, _as_bytes(password))
     except ValueError as exc:
         # The message of cryptography may be generic; never include the password.
         raise KeyLoadError(
@@ -135,45 +160,215 @@ def load_pkcs12_bytes(data: bytes, password: bytes | None) -> KeptKeySigner:
     return KeptKeySigner(_to_asn1(cert), key, [_to_asn1(c) for c in extra])
 
 
-@dataclass(frozen=True)
-class _CacheKey:
-    path: str
-    mtime_ns: int
-    size: int
-    password_digest: str
-
-
-_CACHE: dict[_CacheKey, KeptKeySigner] = {}
-_CACHE_LOCK = threading.Lock()
+def _read_key_file(path: Path) -> tuple[bytes, tuple[int, int, int]]:
+    """The file's bytes and a stamp (inode, mtime, size) telling a replaced file apart."""
+    try:
+        with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            return fh.read(), (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError as exc:
+        raise KeyLoadError(f"cannot read key file {path}: {exc.strerror}") from exc
 
 
 def load_pkcs12(path: str | os.PathLike[str], password: bytes | str | None) -> KeptKeySigner:
-    """Load (once) the PKCS#12 file at ``path``; later calls return the same signer.
+    """Load the PKCS#12 file at ``path`` into a new signer (every call parses the file;
+    a :class:`KeyRing` keeps signers for reuse)."""
+    data, _ = _read_key_file(Path(path))
+    return load_pkcs12_bytes(data, password)
 
-    The cache key holds a SHA-256 of the password, not the password, and the file's
-    mtime/size, so a replaced key file is re-read.
+
+def _open_session(module: str | os.PathLike[str], token_label: str, pin: bytes | str):
+    """A new session on the token labelled ``token_label``, logged in with ``pin``.
+
+    PKCS#11 login is per process and token: while one session is logged in, opening a
+    second logged-in session on the same token fails (a :class:`KeyRing` shares one).
     """
-    p = Path(path).resolve()
-    if isinstance(password, str):
-        password = password.encode("utf-8")
+    pin_text = pin.decode("utf-8") if isinstance(pin, bytes) else pin
     try:
-        st = p.stat()
-    except OSError as exc:
-        raise KeyLoadError(f"cannot read key file {p}: {exc.strerror}") from exc
-    digest = hashlib.sha256(b"qujat-p12-cache:" + (password or b"")).hexdigest()
-    key = _CacheKey(str(p), st.st_mtime_ns, st.st_size, digest)
-    with _CACHE_LOCK:
-        signer = _CACHE.get(key)
-        if signer is None:
-            signer = load_pkcs12_bytes(p.read_bytes(), password)
-            _CACHE[key] = signer
-        return signer
+        return open_pkcs11_session(str(module), token_criteria=TokenCriteria(label=token_label), user_pin=pin_text)
+    except Exception as exc:  # python-pkcs11 raises many unrelated types
+        raise KeyLoadError(
+            f"cannot open PKCS#11 token {token_label!r} with module {module}: {type(exc).__name__}"
+        ) from exc
 
 
-def clear_key_cache() -> None:
-    """Forget every cached key (tests; key rotation)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+def _token_signer(
+    session,
+    *,
+    owns_session: bool,
+    token_label: str,
+    key_label: str,
+    cert_label: str | None,
+    signing_cert: x509.Certificate | None,
+    other_certs: Iterable[x509.Certificate],
+) -> TokenSigner:
+    signer = TokenSigner(
+        session,
+        owns_session=owns_session,
+        cert_label=cert_label or key_label,
+        key_label=key_label,
+        signing_cert=signing_cert,
+        ca_chain=list(other_certs),
+    )
+    try:
+        # The public property looks the certificate and the key handle up on the token.
+        found = signer.signing_cert is not None
+    except Exception as exc:  # PKCS11Error, or python-pkcs11's own types
+        signer.close()
+        raise KeyLoadError(
+            f"PKCS#11 token {token_label!r}: key or certificate {key_label!r} not usable: "
+            f"{type(exc).__name__}"
+        ) from exc
+    if not found:
+        signer.close()
+        raise KeyLoadError(f"PKCS#11 token {token_label!r}: no certificate for {key_label!r}")
+    return signer
+
+
+def load_pkcs11(
+    module: str | os.PathLike[str],
+    *,
+    token_label: str,
+    key_label: str,
+    pin: bytes | str,
+    cert_label: str | None = None,
+    signing_cert: x509.Certificate | None = None,
+    other_certs: Iterable[x509.Certificate] = (),
+) -> TokenSigner:
+    """Open and log in to a new session on a PKCS#11 token; return a signer owning it.
+
+    The caller closes it: ``with load_pkcs11(...) as signer: ...``. The private key (and
+    the certificate, unless ``signing_cert`` is given) are looked up now, by label
+    (``cert_label`` defaults to ``key_label``).
+    """
+    return _token_signer(
+        _open_session(module, token_label, pin),
+        owns_session=True,
+        token_label=token_label,
+        key_label=key_label,
+        cert_label=cert_label,
+        signing_cert=signing_cert,
+        other_certs=other_certs,
+    )
+
+
+class KeyRing:
+    """The process's signing keys, each loaded once and shared; owned by the composition
+    root, closed with it (``close()`` or ``with KeyRing() as keys:``).
+
+    Thread-safe: loads are serialised, returned signers may be used from any thread.
+    PKCS#12 signers are keyed by resolved path and password (an HMAC with a random
+    per-ring key, never the password itself); a file replaced on disk (other inode,
+    mtime or size) is read again. PKCS#11 signers are keyed by module, token, PIN, key
+    and certificate labels; their sessions stay open until :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mac_key = secrets.token_bytes(32)
+        self._pkcs12: dict[tuple[str, bytes], tuple[tuple[int, int, int], KeptKeySigner]] = {}
+        self._sessions: dict[tuple[str, str, bytes], object] = {}
+        self._tokens: dict[tuple[str, str, bytes, str, str], TokenSigner] = {}
+        self._closed = False
+
+    def _secret_id(self, secret: bytes | str | None) -> bytes:
+        return hmac.new(self._mac_key, _as_bytes(secret) or b"", hashlib.sha256).digest()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise KeyLoadError("the key ring is closed")
+
+    def load_pkcs12(self, path: str | os.PathLike[str], password: bytes | str | None) -> KeptKeySigner:
+        """The signer of the PKCS#12 file at ``path``: parsed on first use (or when the
+        file was replaced), the same object afterwards."""
+        p = Path(path).resolve()
+        key = (str(p), self._secret_id(password))
+        with self._lock:
+            self._check_open()
+            try:
+                st = p.stat()
+                stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except OSError as exc:
+                raise KeyLoadError(f"cannot read key file {p}: {exc.strerror}") from exc
+            known = self._pkcs12.get(key)
+            if known is not None and known[0] == stamp:
+                return known[1]
+            data, stamp = _read_key_file(p)
+            signer = load_pkcs12_bytes(data, password)
+            self._pkcs12[key] = (stamp, signer)
+            return signer
+
+    def load_pkcs11(
+        self,
+        module: str | os.PathLike[str],
+        *,
+        token_label: str,
+        key_label: str,
+        pin: bytes | str,
+        cert_label: str | None = None,
+        signing_cert: x509.Certificate | None = None,
+        other_certs: Iterable[x509.Certificate] = (),
+    ) -> TokenSigner:
+        """The signer of key ``key_label`` on a PKCS#11 token, made on first use.
+
+        One session per (module, token, PIN), opened and logged in on first use and
+        shared by the token's signers; :meth:`close` closes it. ``signing_cert`` and
+        ``other_certs`` only count when the signer is made.
+        """
+        session_key = (str(Path(module).resolve()), token_label, self._secret_id(pin))
+        signer_key = (*session_key, key_label, cert_label or key_label)
+        with self._lock:
+            self._check_open()
+            signer = self._tokens.get(signer_key)
+            if signer is not None:
+                return signer
+            session = self._sessions.get(session_key)
+            if session is None:
+                session = self._sessions[session_key] = _open_session(module, token_label, pin)
+            signer = self._tokens[signer_key] = _token_signer(
+                session,
+                owns_session=False,
+                token_label=token_label,
+                key_label=key_label,
+                cert_label=cert_label,
+                signing_cert=signing_cert,
+                other_certs=other_certs,
+            )
+            return signer
+
+    def close(self) -> None:
+        """Log out of and close every PKCS#11 session, forget every key (idempotent).
+
+        Loading from a closed ring raises :class:`KeyLoadError`; PKCS#12 signers already
+        handed out keep working, PKCS#11 ones raise :class:`SigningError`.
+        """
+        with self._lock:
+            self._closed = True
+            signers = list(self._tokens.values())
+            sessions = list(self._sessions.values())
+            self._tokens.clear()
+            self._sessions.clear()
+            self._pkcs12.clear()
+        for signer in signers:
+            signer.close()
+        errors = []
+        for session in sessions:
+            try:
+                session.close()
+            except Exception as exc:  # close the others anyway
+                errors.append(exc)
+        if errors:
+            raise KeyLoadError(f"{len(errors)} PKCS#11 session(s) did not close cleanly") from errors[0]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "KeyRing":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def read_secret(*, file: str | os.PathLike[str] | None = None, env: str | None = None) -> bytes:
@@ -193,60 +388,3 @@ def read_secret(*, file: str | os.PathLike[str] | None = None, env: str | None =
             raise SecretSourceError(f"environment variable {env} is not set")
         return value.encode("utf-8")
     raise SecretSourceError("give the secret with a file or an environment variable")
-
-
-_P11_LOCK = threading.Lock()
-_P11_CACHE: dict[tuple[str, str, str, str], Signer] = {}
-
-
-def load_pkcs11(
-    module: str | os.PathLike[str],
-    *,
-    token_label: str,
-    key_label: str,
-    pin: bytes | str,
-    cert_label: str | None = None,
-    signing_cert: x509.Certificate | None = None,
-    other_certs: Iterable[x509.Certificate] = (),
-) -> Signer:
-    """Open a session on a PKCS#11 token and return a pyHanko signer bound to it.
-
-    The session stays open for the life of the process (opening one costs a login);
-    repeated calls with the same module/token/key return the same signer.
-    """
-    from pyhanko.config.pkcs11 import TokenCriteria
-    from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
-
-    class _FastPKCS11Signer(FastAttributesMixin, PKCS11Signer):
-        pass
-
-    if isinstance(pin, bytes):
-        pin = pin.decode("utf-8")
-    cache_key = (
-        str(Path(module).resolve()),
-        token_label,
-        key_label,
-        hashlib.sha256(b"qujat-p11-cache:" + pin.encode()).hexdigest(),
-    )
-    with _P11_LOCK:
-        signer = _P11_CACHE.get(cache_key)
-        if signer is not None:
-            return signer
-        try:
-            session = open_pkcs11_session(
-                str(module), token_criteria=TokenCriteria(label=token_label), user_pin=pin
-            )
-        except Exception as exc:  # python-pkcs11 raises many unrelated types
-            raise KeyLoadError(
-                f"cannot open PKCS#11 token {token_label!r} with module {module}: "
-                f"{type(exc).__name__}"
-            ) from exc
-        signer = _FastPKCS11Signer(
-            session,
-            cert_label=cert_label or key_label,
-            key_label=key_label,
-            signing_cert=signing_cert,
-            ca_chain=list(other_certs),
-        )
-        _P11_CACHE[cache_key] = signer
-        return signer

@@ -1,5 +1,9 @@
 """A development PKI shaped like the NCA's, built and served by certomancer.
 
+A development and test tool: certomancer comes with qujat's ``devpki`` extra, not with
+the runtime dependencies, and is imported only when a PKI is built or served (without
+it those raise :class:`PkiError` saying what to install).
+
 Why certomancer: it is maintained by pyHanko's author, generates certificates, CRLs,
 OCSP responses and RFC 3161 tokens from one YAML description, and its "animator" is a
 WSGI app serving exactly those over HTTP. We only write the description (NCA-style
@@ -352,10 +356,23 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def _load_arch(root: Path):
-    from certomancer.registry import CertomancerConfig
+def _devpki_missing(exc: ImportError) -> PkiError:
+    return PkiError(
+        f"the dev PKI needs certomancer ({exc.name} is not installed): install qujat with "
+        "its 'devpki' extra, e.g. pip install -e '.[devpki]'"
+    )
 
-    cfg = CertomancerConfig.from_file(str(root / "certomancer.yml"), key_search_dir=str(root))
+
+def _certomancer_config():
+    try:
+        from certomancer.registry import CertomancerConfig
+    except ImportError as exc:
+        raise _devpki_missing(exc) from exc
+    return CertomancerConfig
+
+
+def _load_arch(root: Path):
+    cfg = _certomancer_config().from_file(str(root / "certomancer.yml"), key_search_dir=str(root))
     return cfg.pki_archs[ARCH]
 
 
@@ -373,6 +390,7 @@ def init_dev_pki(
     (default: one day before ``now``), which lets tests timestamp a signature before
     the revocation through the TSA's time override.
     """
+    _certomancer_config()  # fail before writing anything if certomancer is missing
     root = Path(directory).resolve()
     root.mkdir(parents=True, exist_ok=True)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
@@ -444,8 +462,11 @@ class PkiServer:
     """
 
     def __init__(self, pki: DevPki | str | os.PathLike[str], *, port: int | None = None, quiet: bool = True):
-        from certomancer.integrations.animator import Animator, AnimatorArchStore
-        from werkzeug.serving import WSGIRequestHandler, make_server
+        try:
+            from certomancer.integrations.animator import Animator, AnimatorArchStore
+            from werkzeug.serving import WSGIRequestHandler, make_server
+        except ImportError as exc:
+            raise _devpki_missing(exc) from exc
 
         class _Handler(WSGIRequestHandler):
             def log_request(self, *args: object, **kwargs: object) -> None:

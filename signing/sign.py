@@ -1,17 +1,21 @@
 """PAdES signing of a PDF held in memory (levels B-B, B-T, B-LT).
 
 Each signature is an incremental update, so earlier signatures and the PDF/A
-identification (XMP ``pdfaid``, output intents) of the original stay as they were.
+identification (XMP ``pdfaid``, output intents) of the original stay as they were; the
+metadata is not even rewritten (``_compat.keep_metadata``).
 
-Why ``bytes_reserved``: without it pyHanko signs twice, once with a dummy to measure
-the CMS size. We size the placeholder from the certificates that go into the CMS plus
-a fixed margin for the signature value and, at B-T and above, the timestamp token.
+Why a reserved size: by default pyHanko signs twice, once with a dummy to measure the
+CMS size. We size the placeholder from the certificates that go into the CMS plus a
+fixed margin for the signature value and, at B-T and above, the timestamp token. The
+signing steps are pyHanko's public staged API (the "interrupted signing" of its docs),
+so the CMS is built before it is written: if it is larger than the placeholder, the
+document is prepared again with the size it measured (nothing is parsed out of error
+messages).
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from typing import Iterable
 
 from asn1crypto import x509
@@ -19,13 +23,20 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter, enumerate_sig_fields
 from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
-from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
+from pyhanko.sign.signers.pdf_signer import (
+    PdfSignatureMetadata,
+    PdfSigner,
+    PdfTBSDocument,
+    PostSignInstructions,
+)
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
 from . import netfetch
 from ._aio import run_sync as _run
+from ._compat import keep_metadata
 from .errors import NotAPdfError, SigningError
 from .model import Level
 from .ncacert import signer_fields
@@ -40,18 +51,15 @@ _BASE_MARGIN = 1536
 # A timestamp token: TSTInfo, TSA signature and the TSA certificate chain.
 _TIMESTAMP_MARGIN = 8192
 
-_TIMESTAMPERS: dict[tuple[str, tuple[tuple[str, str], ...]], netfetch.UrllibTimeStamper] = {}
-_TS_LOCK = threading.Lock()
+# When the CMS did not fit (an unusual TSA token?), the second attempt reserves what the
+# first one measured plus this many bytes: a new timestamp token may be a little longer.
+_REFIT_SLACK = 512  # bytes
 
 
 def timestamper_for(url: str, headers: dict[str, str] | None = None) -> TimeStamper:
-    """One reusable TSA client per (URL, headers): pyHanko caches a dummy token in it."""
-    key = (url, tuple(sorted((headers or {}).items())))
-    with _TS_LOCK:
-        ts = _TIMESTAMPERS.get(key)
-        if ts is None:
-            ts = _TIMESTAMPERS[key] = netfetch.UrllibTimeStamper(url, headers=headers)
-        return ts
+    """An RFC 3161 client for ``url`` (cheap to make: we never ask for pyHanko's dummy
+    tokens, so there is nothing worth keeping between signatures)."""
+    return netfetch.UrllibTimeStamper(url, headers=headers)
 
 
 def _signer_certs(signer: Signer) -> list[x509.Certificate]:
@@ -117,19 +125,6 @@ def _reserve(signer: Signer, level: Level) -> int:
     return 2 * size
 
 
-def _keep_metadata(writer: IncrementalPdfFileWriter) -> None:
-    """Leave the Info dictionary and XMP packet exactly as they are.
-
-    pyHanko otherwise parses and re-serialises the XMP packet on every signature
-    (new ModifyDate, Producer "pyHanko", its own serialisation of the renderer's
-    packet). The PDF/A-2b identification survives that, but a signature does not need
-    new metadata, the packet written by the renderer then stays byte-identical (Info
-    and XMP stay consistent, as PDF/A requires) and the XML round trip is saved.
-    pyHanko 0.38 has no public switch for this, hence the instance-level override.
-    """
-    writer._update_meta = lambda: None  # type: ignore[method-assign]
-
-
 def sign_pdf(
     pdf: bytes,
     signer: Signer,
@@ -164,11 +159,7 @@ def sign_pdf(
         if not tsa_url:
             raise SigningError(f"{level.value} needs a TSA URL (--tsa)")
         timestamper = timestamper_for(tsa_url, tsa_headers)
-    try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    except (PdfError, ValueError) as exc:
-        raise NotAPdfError(f"cannot parse the PDF: {exc}") from exc
-    _keep_metadata(writer)
+    writer = _writer(pdf)
     if level is Level.B_LT and validation_context is None:
         validation_context = blt_validation_context(signer, trust_roots=trust_roots)
     meta = PdfSignatureMetadata(
@@ -184,25 +175,86 @@ def sign_pdf(
         validation_context=validation_context if level is Level.B_LT else None,
     )
     pdf_signer = PdfSigner(meta, signer=signer, timestamper=timestamper if level is not Level.B_B else None)
+    reserved = _reserve(signer, level)
     try:
-        return _sign_once(pdf_signer, writer, _reserve(signer, level))
-    except PyHankoSigningError as exc:
-        if "larger than expected" not in str(exc):
-            raise SigningError(f"signing failed: {exc}") from exc
-    # Our size estimate was short (an unusual TSA token?): let pyHanko measure it.
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-    _keep_metadata(writer)
-    try:
-        return _sign_once(pdf_signer, writer, None)
+        signed, needed = _run(_sign_fitted(pdf_signer, writer, reserved))
+        if signed is None:
+            # Our estimate was short: prepare the document again with the measured size.
+            reserved = needed + 2 * _REFIT_SLACK
+            signed, needed = _run(_sign_fitted(pdf_signer, _writer(pdf), reserved))
     except (PyHankoSigningError, PdfError) as exc:
         raise SigningError(f"signing failed: {exc}") from exc
+    if signed is None:
+        raise SigningError(f"signing failed: the CMS needs {needed} hex digits, {reserved} were reserved on retry")
+    return signed
 
 
-def _sign_once(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, reserved: int | None) -> bytes:
-    out = io.BytesIO()
+def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
     try:
-        _run(pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved, output=out))
-    except PdfError as exc:
-        raise SigningError(f"signing failed: {exc}") from exc
-    return out.getvalue()
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    except (PdfError, ValueError) as exc:
+        raise NotAPdfError(f"cannot parse the PDF: {exc}") from exc
+    if writer.prev.encrypted:
+        raise SigningError("encrypted PDFs are not signed here")
+    return keep_metadata(writer)
 
+
+async def _sign_fitted(
+    pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, reserved: int
+) -> tuple[bytes | None, int]:
+    """Sign into a placeholder of ``reserved`` hex digits.
+
+    Returns (signed file, hex digits the CMS took), or (None, hex digits it needs) when
+    the CMS would not fit; then nothing was written and ``writer`` is spent. The steps
+    are those of ``PdfSigner.async_sign_pdf``, with a size check before the CMS is
+    written into the placeholder and the B-LT DSS revision written by :func:`_add_dss`.
+    """
+    session = pdf_signer.init_signing_session(writer)
+    validation_info = await session.perform_presign_validation(writer)
+    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+    prepared, output = tbs.digest_tbs_document(output=io.BytesIO())
+    cms = await tbs.signer.async_sign(
+        prepared.document_digest,
+        tbs.md_algorithm,
+        use_pades=tbs.use_pades,
+        timestamper=tbs.timestamper,
+        signed_attr_settings=PdfCMSSignedAttributes(
+            signing_time=session.system_time,
+            adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    der = cms.dump()
+    room = prepared.reserved_region_end - prepared.reserved_region_start - 2  # minus "<" and ">"
+    if 2 * len(der) > room:
+        return None, 2 * len(der)
+    signed = PdfTBSDocument.resume_signing(output, prepared, der)
+    if tbs.post_sign_instructions is not None:
+        _add_dss(output, tbs.post_sign_instructions, tbs.validation_context, signed.sig_contents)
+    return output.getvalue(), 2 * len(der)
+
+
+def _add_dss(
+    output: io.BytesIO, instr: PostSignInstructions, context: ValidationContext | None, sig_contents: bytes
+) -> None:
+    """B-LT: the revision adding the signature's validation data to the DSS.
+
+    This is pyHanko's post-signature step for a DSS in its own revision (the case without
+    a document timestamp), done here because pyHanko writes that revision with a writer
+    of its own, which would rewrite the XMP packet; ours keeps the metadata.
+    """
+    if instr.timestamper is not None:
+        raise SigningError("document timestamps (B-LTA) are not produced here")
+    info = instr.validation_info
+    writer = keep_metadata(IncrementalPdfFileWriter(output, strict=instr.strict, decode_limits=instr.decode_limits))
+    dss = DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        sig_contents if instr.dss_settings.include_vri else None,
+        paths=info.validation_paths,
+        validation_context=context,
+        ocsps=info.ocsps_to_embed,
+        crls=info.crls_to_embed,
+        embed_roots=instr.embed_roots,
+    )
+    if dss.modified or not instr.dss_settings.skip_if_unneeded:
+        writer.write_in_place()

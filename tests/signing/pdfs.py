@@ -9,6 +9,8 @@ from pyhanko.pdf_utils.generic import NameObject as N
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
+from signing._compat import keep_metadata
+
 XMP_PDFA2B = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -66,7 +68,7 @@ def tiny_pdf(text: str = "Hello", *, pdfa: bool = False, pages: int = 1, filler:
             }
         )
         w.root[N("/OutputIntents")] = generic.ArrayObject([w.add_object(intent)])
-    w._update_meta = lambda: None  # keep our XMP packet verbatim (see signing.sign._keep_metadata)
+    keep_metadata(w)  # keep our XMP packet verbatim, as signing does
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()

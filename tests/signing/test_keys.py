@@ -1,14 +1,18 @@
-"""Keys load once, secrets come only from files/env and never show up in errors or
-logs; IIN/BIN check digits; dev certificates are shaped like NCA ones."""
+"""Keys load once per key ring and are shared by its users, with no cache at module
+level; secrets come only from files/env and never show up in errors or logs; IIN/BIN
+check digits; dev certificates are shaped like NCA ones."""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
 
 import pytest
 
+import signing.keys
 from signing.errors import KeyLoadError, SecretSourceError
-from signing.keys import clear_key_cache, load_pkcs12, read_secret
+from signing.keys import KeptKeySigner, KeyRing, load_pkcs12, read_secret
 from signing.ncacert import is_valid_kz_id, signer_fields, with_check_digit
 
 
@@ -18,11 +22,90 @@ def test_nca_legacy_pkcs12_loads(nca_dir):
     assert signer_fields(signer.signing_cert).common_name == "ТЕСТОВ ТЕСТ"
 
 
-def test_key_is_loaded_once_and_reused(dev_pki, dev_password):
-    clear_key_cache()
-    first = load_pkcs12(dev_pki.p12("individual"), dev_password)
+def test_key_ring_loads_a_key_once_and_shares_it(dev_pki, dev_password):
+    with KeyRing() as ring:
+        first = ring.load_pkcs12(dev_pki.p12("individual"), dev_password)
 
-    assert load_pkcs12(dev_pki.p12("individual"), dev_password) is first
+        assert ring.load_pkcs12(dev_pki.p12("individual"), dev_password.decode()) is first
+        assert ring.load_pkcs12(dev_pki.p12("enterprise-head"), dev_password) is not first
+
+
+def test_plain_function_and_other_rings_do_not_share_keys(dev_pki, dev_password):
+    path = dev_pki.p12("individual")
+
+    with KeyRing() as one, KeyRing() as two:
+        assert one.load_pkcs12(path, dev_password) is not two.load_pkcs12(path, dev_password)
+    assert load_pkcs12(path, dev_password) is not load_pkcs12(path, dev_password)
+
+
+def test_key_ring_reads_a_replaced_key_file_again(dev_pki, dev_password, tmp_path):
+    path = tmp_path / "signer.p12"
+    shutil.copyfile(dev_pki.p12("individual"), path)
+    with KeyRing() as ring:
+        before = ring.load_pkcs12(path, dev_password)
+        replacement = tmp_path / "new.p12"
+        shutil.copyfile(dev_pki.p12("authority-head"), replacement)
+        replacement.replace(path)  # how a key is rotated: a new file renamed over the old one
+
+        after = ring.load_pkcs12(path, dev_password)
+
+    assert signer_fields(before.signing_cert).common_name == "СЕЙТКАЛИ ЕРЛАН"
+    assert signer_fields(after.signing_cert).common_name == "ОМАРОВА ДИНАРА"
+
+
+def test_key_ring_checks_the_password_of_a_loaded_key(dev_pki, dev_password):
+    with KeyRing() as ring:
+        ring.load_pkcs12(dev_pki.p12("individual"), dev_password)
+
+        with pytest.raises(KeyLoadError):
+            ring.load_pkcs12(dev_pki.p12("individual"), b"not-the-password")
+
+
+def test_key_ring_loads_once_under_concurrent_first_use(dev_pki, dev_password, monkeypatch):
+    parsed = []
+    real = signing.keys.load_pkcs12_bytes
+
+    def counting(data, password):
+        parsed.append(1)
+        return real(data, password)
+
+    monkeypatch.setattr(signing.keys, "load_pkcs12_bytes", counting)
+    start = threading.Barrier(8)
+    got: list[KeptKeySigner] = []
+
+    def worker(ring: KeyRing) -> None:
+        start.wait()
+        got.append(ring.load_pkcs12(dev_pki.p12("enterprise-head"), dev_password))
+
+    with KeyRing() as ring:
+        threads = [threading.Thread(target=worker, args=(ring,)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert len(got) == 8 and len({id(s) for s in got}) == 1
+    assert len(parsed) == 1
+
+
+def test_closed_key_ring_refuses_to_load(dev_pki, dev_password):
+    ring = KeyRing()
+    signer = ring.load_pkcs12(dev_pki.p12("individual"), dev_password)
+    ring.close()
+    ring.close()  # idempotent
+
+    assert ring.closed
+    with pytest.raises(KeyLoadError, match="closed"):
+        ring.load_pkcs12(dev_pki.p12("individual"), dev_password)
+    assert signer.signing_cert is not None  # a PKCS#12 signer holds no resource
+
+
+def test_key_ring_does_not_keep_the_password(dev_pki, dev_password):
+    with KeyRing() as ring:
+        ring.load_pkcs12(dev_pki.p12("individual"), dev_password)
+        state = repr(vars(ring))
+
+    assert dev_password.decode() not in state and dev_password.hex() not in state
 
 
 def test_wrong_password_error_does_not_reveal_it(dev_pki, caplog):

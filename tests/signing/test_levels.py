@@ -11,6 +11,9 @@ from conftest import assert_pdfsig_all_valid
 from pdfs import tiny_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+import signing.sign
+from signing.keys import load_pkcs12, read_secret
+from signing.errors import SigningError
 from signing.model import Indication, Level
 from signing.pki import PkiServer, init_dev_pki
 from signing.sign import sign_pdf
@@ -61,8 +64,6 @@ def test_reason_location_and_signer_name_are_in_the_signature(dev_pki, dev_signe
 
 def test_b_lt_verifies_with_services_stopped(tmp_path_factory, tmp_path):
     pki = init_dev_pki(tmp_path_factory.mktemp("pki-lt"))
-    from signing.keys import load_pkcs12, read_secret
-
     signer = load_pkcs12(pki.p12("authority-head"), read_secret(file=pki.password_file))
     with PkiServer(pki):
         b_lt = sign_pdf(tiny_pdf(), signer, level="B-LT", tsa_url=pki.tsa_url)
@@ -92,3 +93,54 @@ def test_cached_signing_certificate_attribute_names_the_signer(dev_signer):
 
         assert cert_id["cert_hash"].native == hashlib.sha256(signer.signing_cert.dump()).digest()
         assert cert_id["issuer_serial"]["serial_number"].native == signer.signing_cert.serial_number
+
+
+@pytest.fixture
+def attempts(monkeypatch):
+    """(reserved, fitted, hex digits of the CMS) of every placeholder sign_pdf tried."""
+    seen: list[tuple[int, bool, int]] = []
+    real = signing.sign._sign_fitted
+
+    async def spy(pdf_signer, writer, reserved):
+        signed, size = await real(pdf_signer, writer, reserved)
+        seen.append((reserved, signed is not None, size))
+        return signed, size
+
+    monkeypatch.setattr(signing.sign, "_sign_fitted", spy)
+    return seen
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_T])
+def test_reserved_size_fits_the_first_time(level, dev_pki, pki_server, dev_signer, attempts):
+    sign_pdf(tiny_pdf(), dev_signer(), level=level, tsa_url=dev_pki.tsa_url)
+
+    [(reserved, fitted, size)] = attempts
+    assert fitted and size <= reserved
+
+
+def test_too_small_a_placeholder_is_redone_with_the_measured_size(
+    dev_pki, pki_server, dev_signer, attempts, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(signing.sign, "_reserve", lambda signer, level: 1000)
+
+    signed = sign_pdf(tiny_pdf(), dev_signer(), level=Level.B_T, tsa_url=dev_pki.tsa_url)
+
+    [(first, first_fitted, needed), (second, second_fitted, used)] = attempts
+    assert (first, first_fitted) == (1000, False) and needed > 1000
+    assert second_fitted and second == needed + 2 * signing.sign._REFIT_SLACK and used <= second
+    sig = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0]
+    assert 2 * len(sig.sig_object["/Contents"]) == second
+    assert_pdfsig_all_valid(signed, tmp_path, expected=1)
+    assert verify_pdf(signed, trust=[dev_pki.root_cert]).signatures[0].level is Level.B_T
+
+
+def test_encrypted_pdf_is_refused(dev_signer):
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(tiny_pdf())))
+    writer.encrypt("owner-password", "user-password")
+    out = io.BytesIO()
+    writer.write(out)
+
+    with pytest.raises(SigningError, match="encrypted"):
+        sign_pdf(out.getvalue(), dev_signer())
