@@ -19,7 +19,7 @@ deps: .deps-stamp
 venv: $(STAMP)
 $(STAMP): pyproject.toml setup.py .deps-stamp
 	@test -x $(PY) || $(SYSPY) -m venv --system-site-packages $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,devpki]'
 	@rm -f $(VENV)/.stamp-* && touch $@
 
 run: venv

@@ -23,9 +23,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand. A known failure (bad setting, missing template, LibreOffice down,
+    signing error) is one line on stderr and a non-zero exit, never a traceback."""
+    from docgen.errors import DocgenError
+    from qujat.settings import SettingsError
+    from signing.errors import SigningPackageError
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as e:
+        print(f"qujat {args.command}: {e}", file=sys.stderr)
+        return 2
+    except (DocgenError, SigningPackageError) as e:
+        print(f"qujat {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -90,25 +90,24 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
 
 
 def _signer(settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, tuple[Path, ...]]:
-    """The configured key, or the dev PKI's organisation signer and its root as trust anchor."""
-    from signing.keys import load_pkcs12, read_secret
+    """The configured key, or the dev PKI's organisation signer and its root as trust anchor.
+    Keys are held by a `KeyRing` that the runtime closes (PKCS#11 sessions included)."""
+    from signing.keys import KeyRing, read_secret
 
+    keys = stack.enter_context(KeyRing())
     if settings.signer_pkcs12 is not None:
         password = read_secret(file=settings.signer_password_file)
-        return load_pkcs12(settings.signer_pkcs12, password), ()
+        return keys.load_pkcs12(settings.signer_pkcs12, password), ()
     pki = dev_pki(settings.dev_pki_dir)
-    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+    signer = keys.load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
     return signer, (Path(pki.root_cert),)
 
 
 def dev_pki(directory: Path):
-    """The dev PKI in ``directory``, made on first use (development and tests only)."""
-    try:
-        from signing.pki import init_dev_pki, load_dev_pki
-    except ImportError as exc:  # certomancer is the `devpki` extra
-        raise RuntimeError(
-            "no signing key is configured (QUJAT_SIGNER_PKCS12) and the dev PKI needs the "
-            "'devpki' extra: pip install 'qujat[devpki]'") from exc
+    """The dev PKI in ``directory``, made on first use (development and tests only; building it
+    needs the ``devpki`` extra, else `signing.errors.PkiError` says so)."""
+    from signing.pki import init_dev_pki, load_dev_pki
+
     if (directory / "pki.json").is_file():
         return load_dev_pki(directory)
     return init_dev_pki(directory)
