@@ -3,6 +3,12 @@
 Secrets (PKCS#12 password, token PIN) come from a file or an environment variable;
 there is deliberately no option taking the secret itself. Exit status: 0 success
 (for verify: only TOTAL_PASSED), 1 verification not passed, 2 bad input or setup.
+
+`qujat verify` is online by default: an operator checking a file wants its revocation
+status, and the fetch policy keeps that safe (only chains ending at a --trust anchor,
+only public addresses, a size cap and a time budget). --offline fetches nothing (the
+library's default, `verify_pdf(..., policy=None)`); --allow-private-network is for the
+dev PKI, which serves CRL/OCSP on loopback.
 """
 
 from __future__ import annotations
@@ -109,6 +115,27 @@ def _print_human(report) -> None:
         print(f"  signing time: {s.signing_time}  timestamp: {s.timestamp_time}")
         for note in s.notes:
             print(f"  note: {note}")
+    _print_fetches(report)
+
+
+def _fetch_policy(args: argparse.Namespace):
+    from .netfetch import FetchPolicy
+
+    if not args.online:
+        return FetchPolicy()
+    return FetchPolicy(
+        enabled=True,
+        allow_private=args.allow_private_network,
+        time_budget_s=args.fetch_budget,
+        per_request_timeout_s=min(FetchPolicy.per_request_timeout_s, args.fetch_budget),
+    )
+
+
+def _print_fetches(report) -> None:
+    for f in report.fetches:
+        if f.outcome.value != "FETCHED":
+            where = f" {f.url}" if f.url else ""
+            print(f"fetch {f.kind}{where}: {f.outcome.value.lower()}: {f.reason}")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -122,11 +149,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             trust=args.trust or [],
             crls=args.crl or [],
             at=at,
-            online=not args.offline,
+            policy=_fetch_policy(args),
             require_revocation=args.require_revocation,
         )
     except (SigningPackageError, OSError, ValueError) as exc:
         return _err(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a message, not a traceback, whatever the file holds
+        logging.getLogger(__name__).info("verification failed", exc_info=True)
+        return _err(f"the file could not be verified ({type(exc).__name__}); run with -v for details")
     if args.json:
         print(report.to_json())
     else:
@@ -167,6 +197,13 @@ def _cmd_pki_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("give seconds between 0 and 600")
+    return value
+
+
 def _add_key_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("PKCS#12 key")
     g.add_argument("--pkcs12", metavar="FILE", help="PKCS#12 (.p12/.pfx) key container")
@@ -205,7 +242,20 @@ def register(subparsers) -> None:
     verify.add_argument("--crl", metavar="FILE", action="append", help="CRL file (PEM/DER), repeatable")
     verify.add_argument("--at", metavar="ISO-8601", help="validate at this moment, e.g. 2021-06-01T00:00:00Z")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
-    verify.add_argument("--offline", action="store_true", help="do not download CRLs named in certificates")
+    net = verify.add_mutually_exclusive_group()
+    net.add_argument(
+        "--online", dest="online", action="store_true", default=True,
+        help="download OCSP/CRL named in the certificates of chains ending at a --trust anchor (default)",
+    )
+    net.add_argument("--offline", dest="online", action="store_false", help="download nothing")
+    verify.add_argument(
+        "--allow-private-network", action="store_true",
+        help="also fetch from loopback/private addresses (the dev PKI); never on a public service",
+    )
+    verify.add_argument(
+        "--fetch-budget", type=_positive_seconds, default=10.0, metavar="SECONDS",
+        help="wall time for all downloads of this verification (default 10)",
+    )
     verify.add_argument(
         "--require-revocation", action="store_true", help="fail unless revocation data exists for every certificate"
     )

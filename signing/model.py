@@ -19,6 +19,8 @@ __all__ = [
     "SignerFields",
     "SignatureReport",
     "VerificationReport",
+    "FetchOutcome",
+    "FetchNote",
 ]
 
 
@@ -159,11 +161,42 @@ class SignatureReport:
         }
 
 
+class FetchOutcome(_Parsable):
+    """What became of one revocation download during verification."""
+
+    FETCHED = "FETCHED"
+    REFUSED = "REFUSED"  # the fetch policy forbids the URL or its address; nothing was sent
+    FAILED = "FAILED"  # tried, but no usable answer (network error, HTTP status, size, parse)
+    SKIPPED = "SKIPPED"  # not tried: time budget or request count exhausted
+
+
+@dataclass(frozen=True)
+class FetchNote:
+    """One CRL or OCSP download attempt made (or refused) while verifying.
+
+    ``url`` is the URL as found in the certificate, made printable and shortened; it
+    never carries a resolved address, and ``reason`` comes from a fixed vocabulary
+    (no exception text), so a note reveals nothing about the verifier's network.
+    """
+
+    kind: str  # "crl", "ocsp", or "dss" (revocation data stored in the document itself)
+    url: str
+    outcome: FetchOutcome
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url, "outcome": self.outcome.value, "reason": self.reason}
+
+
 @dataclass(frozen=True)
 class VerificationReport:
-    """Outcome for a whole PDF: TOTAL_PASSED only if every signature passed and one exists."""
+    """Outcome for a whole PDF: TOTAL_PASSED only if every signature passed and one exists.
+
+    ``fetches`` lists the revocation downloads of an online verification (empty offline).
+    """
 
     signatures: tuple[SignatureReport, ...] = field(default_factory=tuple)
+    fetches: tuple[FetchNote, ...] = field(default_factory=tuple)
 
     @property
     def indication(self) -> Indication:
@@ -179,6 +212,7 @@ class VerificationReport:
         return {
             "indication": self.indication.value,
             "signatures": [s.as_dict() for s in self.signatures],
+            "fetches": [f.as_dict() for f in self.fetches],
         }
 
     def to_json(self, **kwargs: Any) -> str:

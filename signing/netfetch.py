@@ -1,28 +1,580 @@
-"""Small synchronous HTTP clients: RFC 3161 TSA, CRL download, OCSP query.
+"""Small synchronous HTTP clients: RFC 3161 TSA, and CRL/OCSP downloads under a policy.
 
 Why not pyHanko's own clients: its TSA client and fetchers are aiohttp-based and bind
 a session to one event loop, while pyHanko's synchronous API runs a new loop per
-signature; the ``requests`` variants need a package we do not otherwise use. Plain
-``urllib`` with a short timeout is enough for loopback and for the NCA services.
+signature; the ``requests`` variants need a package we do not otherwise use.
+
+Verification reads revocation URLs out of certificates that arrive inside an uploaded
+file, so fetching them is a server-side request forgery risk. Every download made while
+verifying goes through a :class:`Fetcher` bound to a :class:`FetchPolicy`:
+
+* nothing at all unless ``enabled`` (the library default is offline);
+* only ``http``/``https`` URLs that parse cleanly (no user information, no control
+  characters or spaces, no non-ASCII, bounded length);
+* the host is resolved once, every address is checked (loopback, private, link-local,
+  reserved, multicast, unspecified and IPv4 embedded in IPv6 are refused unless
+  ``allow_private``), and the connection goes to the very address that was checked, so
+  a second DNS answer cannot redirect it (DNS rebinding);
+* redirects are followed only to targets that pass the same checks, at most
+  ``max_redirects`` of them;
+* responses are capped at ``max_bytes``; each request at ``per_request_timeout_s`` of
+  wall time (a watchdog closes a slowly dripping connection); all requests of one
+  verification together at ``time_budget_s`` and ``max_requests``;
+* every refusal or failure becomes a :class:`~signing.model.FetchNote` with a reason
+  from a fixed vocabulary: no exception text, no resolved address.
+
+Which certificates may be fetched for (only those of a chain ending at a trust anchor)
+is the verifier's decision; this module only fetches safely.
+
+NCA certificates issued around 2018 hold several URLs in one distribution-point value
+(``http://crl.pki.gov.kz/nca_rsa.crl URL=http://crl1.pki.gov.kz/nca_rsa.crl``);
+:func:`candidate_urls` splits such values and each URL is tried in turn.
 """
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import logging
+import re
+import socket
+import ssl
+import threading
+import time
 import urllib.error
 import urllib.request
-from typing import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Callable, Iterable, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp, tsp, x509
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
-__all__ = ["UrllibTimeStamper", "fetch_crls", "fetch_ocsp", "http_get"]
+from .certload import parse_crl_der, parse_ocsp_der
+from .model import FetchNote, FetchOutcome
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "FetchPolicy",
+    "OFFLINE",
+    "Fetcher",
+    "RevocationSources",
+    "revocation_sources",
+    "candidate_urls",
+    "check_url",
+    "address_allowed",
+    "UrlRefused",
+    "UrllibTimeStamper",
+    "fetch_crls",
+    "fetch_ocsp",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+MAX_URL_LENGTH = 2048
+#: URLs tried per certificate and kind (CRL or OCSP): a value with thousands of tokens
+#: costs no more than this.
+MAX_URLS_PER_CERT = 8
+_NOTE_URL_LENGTH = 160
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HOST_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+_URL_PREFIX_RE = re.compile(r"^(?:url=)+", re.IGNORECASE)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What verification may download. The default is offline (``enabled=False``).
+
+    ``allow_private``: also fetch from loopback/private/link-local/reserved addresses
+    (the dev PKI serves CRL, OCSP and TSA on 127.0.0.1; never on a public endpoint).
+    ``max_bytes``: cap on one response body. ``time_budget_s``: wall time for all the
+    fetches of one verification; ``per_request_timeout_s``: for one request (connect to
+    last byte). ``max_requests``: HTTP requests per verification (redirects count).
+    ``mirrors``: URL prefix rewrites applied to URLs taken from certificates, e.g.
+    ``{"http://crl.pki.gov.kz/": "http://crl-mirror.example/"}`` for a local copy of the
+    NCA's CRLs; the rewritten URL passes the same checks.
+    """
+
+    enabled: bool = False
+    allow_private: bool = False
+    max_bytes: int = 1 << 20
+    time_budget_s: float = 10.0
+    per_request_timeout_s: float = 3.0
+    max_requests: int = 16
+    max_redirects: int = 2
+    mirrors: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_bytes <= 0 or self.time_budget_s <= 0 or self.per_request_timeout_s <= 0:
+            raise ValueError("max_bytes, time_budget_s and per_request_timeout_s must be positive")
+        if self.max_requests < 0 or self.max_redirects < 0:
+            raise ValueError("max_requests and max_redirects must not be negative")
+        mirrors = self.mirrors.items() if isinstance(self.mirrors, Mapping) else self.mirrors
+        object.__setattr__(self, "mirrors", tuple((str(a), str(b)) for a, b in mirrors))
+
+    @classmethod
+    def online(cls, **changes) -> "FetchPolicy":
+        """An enabled policy (public addresses only unless ``allow_private=True``)."""
+        return cls(enabled=True, **changes)
+
+
+OFFLINE = FetchPolicy()
+
+
+class UrlRefused(ValueError):
+    """The URL is not one we fetch; ``reason`` says why in fixed words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Skipped(_Failed):
+    pass
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    host: str  # lower case, IPv6 without brackets
+    port: int
+    path: str  # path and query, never empty
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+def shown_url(text: str) -> str:
+    """A URL as it may appear in a report: printable ASCII only, user information
+    removed, at most 160 characters."""
+    text = "".join(ch if 0x20 < ord(ch) < 0x7F else "?" for ch in text[: _NOTE_URL_LENGTH * 2])
+    text = re.sub(r"(?<=//)[^/@?#]*@", "", text, count=1)
+    return text if len(text) <= _NOTE_URL_LENGTH else text[: _NOTE_URL_LENGTH - 1] + "…"
+
+
+def candidate_urls(values: Iterable[str], limit: int = MAX_URLS_PER_CERT) -> list[str]:
+    """URL candidates in certificate values, in order, without duplicates.
+
+    A value may hold several URLs separated by white space, each optionally prefixed by
+    ``URL=`` (NCA RSA certificates of about 2018). Candidates are not checked here.
+    """
+    out: list[str] = []
+    for value in values:
+        for token in value.split():
+            token = _URL_PREFIX_RE.sub("", token.strip("\"'<>"))
+            if token and token not in out:
+                out.append(token)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def check_url(text: str) -> _Target:
+    """Parse a URL we may fetch, or raise :class:`UrlRefused`."""
+    if len(text) > MAX_URL_LENGTH:
+        raise UrlRefused("URL too long")
+    if not text or any(not 0x20 < ord(ch) < 0x7F for ch in text):
+        raise UrlRefused("not a well-formed URL (spaces, control or non-ASCII characters)")
+    try:
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise UrlRefused("only http and https URLs are fetched")
+        if "@" in parts.netloc:
+            raise UrlRefused("URL with user information")
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:  # bad port, unbalanced IPv6 brackets
+        if isinstance(exc, UrlRefused):
+            raise
+        raise UrlRefused("not a well-formed URL") from None
+    if not host or len(host) > 253:
+        raise UrlRefused("not a well-formed URL (host)")
+    if parts.netloc.startswith("["):
+        if "%" in host:
+            raise UrlRefused("not a well-formed URL (IPv6 zone)")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise UrlRefused("not a well-formed URL (IPv6 address)") from None
+    elif not _HOST_RE.fullmatch(host):
+        raise UrlRefused("not a well-formed URL (host)")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return _Target(scheme, host, port, path)
+
+
+def address_allowed(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> bool:
+    """May we connect to this address? Unspecified and multicast never; the rest of the
+    non-public space (loopback, RFC 1918, CGNAT, link-local, ULA, reserved,
+    documentation, IPv4-mapped/NAT64/6to4 forms of those) only with ``allow_private``."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id:
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None and not address_allowed(embedded, allow_private):
+            return False
+    if ip.is_unspecified or ip.is_multicast:
+        return False
+    if allow_private:
+        return True
+    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved)
+
+
+def _resolve(host: str, port: int, timeout: float) -> list[str]:
+    """Addresses of ``host``; a literal is returned as is. Bounded by ``timeout``:
+    ``getaddrinfo`` has none of its own, so it runs on a helper thread."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    box: dict[str, object] = {}
+
+    def _lookup() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=_lookup, name="qujat-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise _Failed("name resolution timed out")
+    infos = box.get("infos") or []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # type: ignore[union-attr]
+
+
+_TLS_CONTEXT: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    global _TLS_CONTEXT
+    if _TLS_CONTEXT is None:
+        _TLS_CONTEXT = ssl.create_default_context()
+    return _TLS_CONTEXT
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to a fixed, already checked address; Host header and TLS name stay the URL's."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+        self.aborted = False
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+    def abort(self) -> None:
+        """Watchdog: end a request that outlives its time (a slow drip of bytes resets
+        the socket timeout on every read, so that alone would not bound it)."""
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _PinnedHTTPS(_PinnedHTTP):
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _tls_context().wrap_socket(self.sock, server_hostname=self.host)
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """Fixed words for a network error (exception text may hold addresses)."""
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return "connection closed by the server"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "TLS certificate not valid for the host"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS error"
+    if isinstance(exc, http.client.HTTPException):
+        return "invalid HTTP response"
+    if isinstance(exc, OSError):
+        return "network error"
+    return "unexpected error"
+
+
+def _exchange(
+    target: _Target, address: str, body: bytes | None, content_type: str, timeout: float, max_bytes: int
+) -> tuple[int, str | None, bytes]:
+    """One HTTP request; (status, Location, body). The body is read only for 200."""
+    conn_cls = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
+    conn = conn_cls(target.host, target.port, address, timeout)
+    watchdog = threading.Timer(timeout, conn.abort)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        headers = {"User-Agent": "qujat-verify", "Accept": "*/*", "Connection": "close"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        conn.request("POST" if body is not None else "GET", target.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            return resp.status, resp.getheader("Location"), b""
+        length = (resp.getheader("Content-Length") or "").strip()
+        if length.isdigit() and int(length) > max_bytes:
+            raise _Failed("response larger than the size limit")
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := resp.read(65536):
+            total += len(chunk)
+            if total > max_bytes:
+                raise _Failed("response larger than the size limit")
+            chunks.append(chunk)
+        if conn.aborted:
+            raise _Failed("timed out")
+        return 200, None, b"".join(chunks)
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failed("timed out" if conn.aborted else _failure_reason(exc)) from None
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
+@dataclass(frozen=True)
+class RevocationSources:
+    """Revocation locations written in a certificate: raw values as found (a value may
+    hold several URLs); ``unreadable`` when such an extension is present but broken."""
+
+    crl: tuple[str, ...] = ()
+    ocsp: tuple[str, ...] = ()
+    unreadable: bool = False
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.crl or self.ocsp or self.unreadable)
+
+
+def _uri_text(general_name) -> str | None:
+    """The raw text of a URI GeneralName (asn1crypto's ``native`` would IRI-decode and
+    can raise on odd values)."""
+    if general_name.name != "uniform_resource_identifier":
+        return None
+    return bytes(general_name.chosen.contents).decode("latin-1")
+
+
+def revocation_sources(cert: x509.Certificate) -> RevocationSources:
+    """CRL distribution point and OCSP URI values of ``cert``; never raises."""
+    crl: list[str] = []
+    ocsp_values: list[str] = []
+    unreadable = False
+    try:
+        for dp in cert.crl_distribution_points_value or ():
+            point = dp["distribution_point"]
+            if point.name == "full_name":
+                crl.extend(t for t in map(_uri_text, point.chosen) if t is not None)
+    except Exception:  # noqa: BLE001 - any malformed extension content counts as unreadable
+        unreadable = True
+    try:
+        for desc in cert.authority_information_access_value or ():
+            if desc["access_method"].native == "ocsp":
+                text = _uri_text(desc["access_location"])
+                if text is not None:
+                    ocsp_values.append(text)
+    except Exception:  # noqa: BLE001
+        unreadable = True
+    return RevocationSources(tuple(crl), tuple(ocsp_values), unreadable)
+
+
+class Fetcher:
+    """Downloads for one verification under one policy; collects the notes.
+
+    Never raises for a URL or a network problem: each outcome becomes a note.
+    """
+
+    def __init__(self, policy: FetchPolicy, *, clock: Callable[[], float] = time.monotonic):
+        self.policy = policy
+        self._clock = clock
+        self._deadline = clock() + policy.time_budget_s
+        self._requests = 0
+        self._cache: dict[tuple[str, str], object] = {}
+        self.notes: list[FetchNote] = []
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - self._clock())
+
+    def note(self, kind: str, url: str, outcome: FetchOutcome, reason: str = "") -> None:
+        self.notes.append(FetchNote(kind=kind, url=shown_url(url), outcome=outcome, reason=reason))
+
+    def _rewrite(self, url: str) -> str:
+        for prefix, replacement in self.policy.mirrors:
+            if url.startswith(prefix):
+                return replacement + url[len(prefix):]
+        return url
+
+    def _address(self, target: _Target, timeout: float) -> str:
+        addresses = _resolve(target.host, target.port, timeout)
+        allowed = [a for a in addresses if address_allowed(a, self.policy.allow_private)]
+        if allowed:
+            return allowed[0]
+        try:
+            ipaddress.ip_address(target.host)
+        except ValueError:
+            # One answer for "does not resolve" and "resolves to a private address":
+            # the difference would tell the uploader about the internal DNS.
+            raise UrlRefused("host does not resolve to an allowed (public) address") from None
+        raise UrlRefused("address not allowed (loopback, private, link-local, reserved or multicast)")
+
+    def _download(self, target: _Target, body: bytes | None, content_type: str) -> bytes:
+        policy = self.policy
+        for _hop in range(policy.max_redirects + 1):
+            if self._requests >= policy.max_requests:
+                raise _Skipped("request limit of this verification reached")
+            remaining = self.remaining()
+            if remaining < 0.05:
+                raise _Skipped("time budget of this verification exhausted")
+            address = self._address(target, min(policy.per_request_timeout_s, remaining))
+            timeout = min(policy.per_request_timeout_s, self.remaining())
+            if timeout < 0.05:
+                raise _Skipped("time budget of this verification exhausted")
+            self._requests += 1
+            status, location, data = _exchange(target, address, body, content_type, timeout, policy.max_bytes)
+            if status == 200:
+                return data
+            if status not in _REDIRECTS:
+                raise _Failed(f"HTTP status {status}")
+            if not location:
+                raise _Failed("redirect without a location")
+            if body is not None and status not in (307, 308):
+                raise _Failed("redirect of a POST request")
+            try:
+                target = check_url(urljoin(target.url, location.strip()))
+            except UrlRefused as exc:
+                raise UrlRefused(f"redirect refused: {exc.reason}") from None
+        raise _Failed("too many redirects")
+
+    def fetch(
+        self,
+        kind: str,
+        url: str,
+        parse: Callable[[bytes], T],
+        *,
+        body: bytes | None = None,
+        content_type: str = "",
+    ) -> T | None:
+        """Download ``url`` and ``parse`` the body; None (and a note) on any problem."""
+        if not self.policy.enabled:
+            self.note(kind, url, FetchOutcome.REFUSED, "online fetching is disabled")
+            return None
+        cache_key = (kind, url)
+        if body is None and cache_key in self._cache:
+            return self._cache[cache_key]  # type: ignore[return-value]
+        result: T | None = None
+        try:
+            target = check_url(self._rewrite(url))
+            data = self._download(target, body, content_type)
+            try:
+                result = parse(data)
+            except Exception:  # noqa: BLE001 - any parser error means "not usable"
+                raise _Failed(f"response is not a usable {kind.upper()} answer") from None
+        except UrlRefused as exc:
+            self.note(kind, url, FetchOutcome.REFUSED, exc.reason)
+        except _Skipped as exc:
+            self.note(kind, url, FetchOutcome.SKIPPED, exc.reason)
+        except _Failed as exc:
+            self.note(kind, url, FetchOutcome.FAILED, exc.reason)
+        except Exception as exc:  # noqa: BLE001 - a report, never a traceback, for input from a file
+            log.debug("fetching %s failed unexpectedly", shown_url(url), exc_info=True)
+            self.note(kind, url, FetchOutcome.FAILED, _failure_reason(exc))
+        else:
+            self.note(kind, url, FetchOutcome.FETCHED)
+        if body is None:
+            self._cache[cache_key] = result
+        return result
+
+    def crl(self, cert: x509.Certificate, sources: RevocationSources | None = None) -> asn1_crl.CertificateList | None:
+        """The first CRL that downloads and parses among ``cert``'s distribution points."""
+        sources = sources or revocation_sources(cert)
+        for url in candidate_urls(sources.crl):
+            crl = self.fetch("crl", url, parse_crl_der)
+            if crl is not None:
+                return crl
+        return None
+
+    def ocsp(
+        self, cert: x509.Certificate, issuer: x509.Certificate, sources: RevocationSources | None = None
+    ) -> ocsp.OCSPResponse | None:
+        """A successful OCSP response about ``cert`` from its responders, tried in turn."""
+        sources = sources or revocation_sources(cert)
+        urls = candidate_urls(sources.ocsp)
+        if not urls:
+            return None
+        from pyhanko_certvalidator.authority import AuthorityWithCert
+        from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request
+
+        try:
+            request = format_ocsp_request(
+                cert, AuthorityWithCert(issuer), certid_hash_algo="sha1", request_nonces=True
+            ).dump()
+        except Exception:  # noqa: BLE001 - a certificate we cannot describe to a responder
+            self.note("ocsp", urls[0], FetchOutcome.FAILED, "no OCSP request can be made for this certificate")
+            return None
+        for url in urls:
+            response = self.fetch("ocsp", url, parse_ocsp_der, body=request, content_type="application/ocsp-request")
+            if response is not None:
+                return response
+        return None
+
+
+def _signing_fetcher(timeout: float) -> Fetcher:
+    """For the signer's own chain when signing at B-LT: configured by the operator, so
+    private addresses (the dev PKI on loopback) are fine; CRLs may be large."""
+    return Fetcher(FetchPolicy(
+        enabled=True, allow_private=True, max_bytes=64 << 20,
+        per_request_timeout_s=timeout, time_budget_s=timeout * 8, max_requests=64,
+    ))
+
+
+def fetch_crls(certs: Iterable[x509.Certificate], timeout: float = DEFAULT_TIMEOUT) -> list[asn1_crl.CertificateList]:
+    """Download the CRLs named in the certificates' distribution points (signing side).
+
+    Failures are logged and skipped: whether missing revocation data is fatal is the
+    caller's decision, not the downloader's.
+    """
+    fetcher = _signing_fetcher(timeout)
+    out = [crl for crl in (fetcher.crl(cert) for cert in certs) if crl is not None]
+    for note in fetcher.notes:
+        if note.outcome is not FetchOutcome.FETCHED:
+            log.info("CRL %s not fetched: %s", note.url, note.reason)
+    return out
+
+
+def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, timeout: float = DEFAULT_TIMEOUT) -> ocsp.OCSPResponse | None:
+    """Ask the OCSP responder named in ``cert``'s AIA about ``cert`` (signing side)."""
+    fetcher = _signing_fetcher(timeout)
+    response = fetcher.ocsp(cert, issuer)
+    for note in fetcher.notes:
+        if note.outcome is not FetchOutcome.FETCHED:
+            log.info("OCSP %s not reachable: %s", note.url, note.reason)
+    return response
 
 
 def _request(url: str, data: bytes | None, headers: dict[str, str], timeout: float) -> tuple[bytes, str]:
@@ -33,16 +585,13 @@ def _request(url: str, data: bytes | None, headers: dict[str, str], timeout: flo
         return resp.read(), resp.headers.get("Content-Type", "")
 
 
-def http_get(url: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-    return _request(url, None, {}, timeout)[0]
-
-
 class UrllibTimeStamper(TimeStamper):
     """RFC 3161 client over ``urllib``; one instance per TSA URL is reused so pyHanko's
     dummy-token cache (used to size signature placeholders) survives across signatures.
 
     ``headers`` are sent with every request (e.g. certomancer's fake-time header in
-    tests, or an authorisation header for a commercial TSA).
+    tests, or an authorisation header for a commercial TSA). The TSA URL is the
+    operator's configuration, not file content, so no fetch policy applies.
     """
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None):
@@ -55,59 +604,8 @@ class UrllibTimeStamper(TimeStamper):
         headers = {"Content-Type": "application/timestamp-query", **self.headers}
         try:
             body, ctype = _request(self.url, req.dump(), headers, self.timeout)
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as exc:
             raise TimestampRequestError(f"TSA {self.url} unreachable: {exc}") from exc
         if "timestamp-reply" not in ctype:
             raise TimestampRequestError(f"TSA {self.url} answered with {ctype or 'no content type'}")
         return tsp.TimeStampResp.load(body)
-
-
-def _crl_urls(cert: x509.Certificate) -> list[str]:
-    urls: list[str] = []
-    for dp in cert.crl_distribution_points or ():
-        for name in dp["distribution_point"].chosen if dp["distribution_point"].name == "full_name" else ():
-            if name.name == "uniform_resource_identifier":
-                urls.append(name.native)
-    return [u for u in urls if u.lower().startswith("http")]
-
-
-def fetch_crls(certs: Iterable[x509.Certificate], timeout: float = DEFAULT_TIMEOUT) -> list[asn1_crl.CertificateList]:
-    """Download the CRLs named in the certificates' distribution points.
-
-    Failures are logged and skipped: whether missing revocation data is fatal is the
-    verifier's decision (revocation mode), not the downloader's.
-    """
-    seen: set[str] = set()
-    out: list[asn1_crl.CertificateList] = []
-    for cert in certs:
-        for url in _crl_urls(cert):
-            if url in seen:
-                continue
-            seen.add(url)
-            try:
-                out.append(asn1_crl.CertificateList.load(http_get(url, timeout)))
-            except (OSError, ValueError, urllib.error.URLError) as exc:
-                log.info("CRL %s not fetched: %s", url, exc)
-    return out
-
-
-def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, timeout: float = DEFAULT_TIMEOUT) -> ocsp.OCSPResponse | None:
-    """Ask the OCSP responder named in ``cert``'s AIA about ``cert``; None if none answers."""
-    from pyhanko_certvalidator.authority import AuthorityWithCert
-    from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request
-
-    urls = [u for u in cert.ocsp_urls if u.lower().startswith("http")]
-    if not urls:
-        return None
-    request = format_ocsp_request(
-        cert, AuthorityWithCert(issuer), certid_hash_algo="sha1", request_nonces=True
-    )
-    for url in urls:
-        try:
-            body, _ = _request(url, request.dump(), {"Content-Type": "application/ocsp-request"}, timeout)
-            response = ocsp.OCSPResponse.load(body)
-            if response["response_status"].native == "successful":
-                return response
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            log.info("OCSP %s not reachable: %s", url, exc)
-    return None

@@ -8,9 +8,15 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   trustworthy timestamp still passes, and an expired NCA test key can be checked with
   ``at`` inside its validity window. Revocation data issued later than that moment is
   accepted (``retroactive_revinfo``): a later CRL still lists earlier revocations.
-* Revocation data: the user's CRL files, the document's DSS (B-LT) and, when
-  ``online``, the CRLs named in the certificates and the signer's OCSP responder. Soft-fail by default (NCA services
-  are often unreachable); ``require_revocation=True`` demands data for every cert.
+* Revocation data: the user's CRL files, the document's DSS (B-LT) and, when the
+  fetch policy is enabled, OCSP answers and CRLs named in the certificates of a chain
+  that ends at a trust anchor (see ``netfetch`` for what may be fetched). Offline (the
+  default: URLs inside an uploaded file are not followed) missing data is tolerated
+  (soft-fail). Online, a certificate that names revocation sources but for which no
+  usable data was obtained makes the signature INDETERMINATE / TRY_LATER, with the
+  fetch notes saying why. ``require_revocation=True`` demands data for every cert.
+* Untrusted content. DSS entries and downloaded data that do not fully parse are
+  dropped with a note; no certificate content or network failure ends in an exception.
 * Intermediate trust anchors. NCA's RSA test root is not published, so its issuing CA
   is the anchor; pyhanko-certvalidator cannot build the CRL issuer path in that case
   (``truncate_to_issuer`` raises LookupError). CRLs issued by a non-self-signed anchor
@@ -23,6 +29,7 @@ this module decides *when* to validate and turns pyHanko's status into the repor
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -45,14 +52,23 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_val
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from . import netfetch
 from ._aio import run_sync
-from .certload import CertSource, CrlSource, load_certs, load_crls
+from .certload import CertSource, CrlSource, cert_parses, load_certs, load_crls, parse_crl_der, parse_ocsp_der
 from .errors import NotAPdfError
-from .model import Indication, Level, SignatureReport, SignerFields, SubIndication, VerificationReport
+from .model import (
+    FetchNote,
+    FetchOutcome,
+    Indication,
+    Level,
+    SignatureReport,
+    SignerFields,
+    SubIndication,
+    VerificationReport,
+)
+from .netfetch import OFFLINE, Fetcher, FetchPolicy, revocation_sources
 from .ncacert import KZ_SIGNATURE_ALGORITHM_PREFIXES, is_gost_certificate, signer_fields
 
-__all__ = ["verify_pdf", "parse_moment"]
+__all__ = ["verify_pdf", "parse_moment", "FetchPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +91,8 @@ class _Revinfo:
     anchor_crls: tuple[tuple[x509.Certificate, asn1_crl.CertificateList], ...]
     dss_certs: tuple[x509.Certificate, ...]
     dss_has_revinfo: bool
+    online: bool = False
+    notes: tuple[FetchNote, ...] = ()
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -94,18 +112,120 @@ def _crl_signed_by(crl: asn1_crl.CertificateList, cert: x509.Certificate) -> boo
         return False
 
 
-def _read_dss(reader: PdfFileReader) -> tuple[list[x509.Certificate], list, list]:
+def _read_dss(reader: PdfFileReader, notes: list[FetchNote]) -> tuple[list[x509.Certificate], list, list]:
+    """Certificates, OCSP responses and CRLs of the DSS; entries that do not fully parse
+    are dropped (noted), a DSS that cannot be read at all counts as none."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
         return [], [], []
-    certs = list(dss.load_certs())
-    ocsps = [
-        asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
-        for ref in dss.ocsps
-    ]
-    crls = [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
-    return certs, ocsps, crls
+    try:
+        certs = list(dss.load_certs())
+        ocsp_data = [ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE) for ref in dss.ocsps]
+        crl_data = [ref.get_object().read_data(DecodePurpose.CRL) for ref in dss.crls]
+    except Exception:  # noqa: BLE001 - a broken DSS in an uploaded file
+        notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "the document security store cannot be read"))
+        return [], [], []
+    usable = [c for c in certs if cert_parses(c)]
+    ocsps, crls = [], []
+    for data in ocsp_data:
+        try:
+            ocsps.append(parse_ocsp_der(data))
+        except ValueError:
+            notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "an OCSP response in the document cannot be used"))
+    for data in crl_data:
+        try:
+            crls.append(parse_crl_der(data))
+        except ValueError:
+            notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "a CRL in the document cannot be used"))
+    if len(usable) < len(certs):
+        notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "a certificate in the document cannot be parsed"))
+    return usable, ocsps, crls
+
+
+def _to_pyca(cert: x509.Certificate, cache: dict[bytes, object]):
+    from cryptography import x509 as cx509
+
+    key = cert.sha256
+    if key not in cache:
+        try:
+            cache[key] = cx509.load_der_x509_certificate(cert.dump())
+        except ValueError:
+            cache[key] = None
+    return cache[key]
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, cache: dict[bytes, object]) -> bool:
+    """Names chain and ``issuer``'s key verifies ``cert``'s signature."""
+    if cert.issuer != issuer.subject:
+        return False
+    child, parent = _to_pyca(cert, cache), _to_pyca(issuer, cache)
+    if child is None or parent is None:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError (GOST keys) ...
+        return False
+    return True
+
+
+def _anchored_path(
+    leaf: x509.Certificate, pool: list[x509.Certificate], anchors: list[x509.Certificate], max_depth: int = 6
+) -> list[tuple[x509.Certificate, x509.Certificate]] | None:
+    """(certificate, issuer) pairs from ``leaf`` up to a trust anchor, every signature
+    checked; None when the chain does not end at an anchor. Only such chains are
+    fetched for: their URLs were written by a CA we trust, not by the uploader."""
+    cache: dict[bytes, object] = {}
+    pairs: list[tuple[x509.Certificate, x509.Certificate]] = []
+    current = leaf
+    for _ in range(max_depth):
+        anchor = next((a for a in anchors if _issued_by(current, a, cache)), None)
+        if anchor is not None:
+            pairs.append((current, anchor))
+            return pairs
+        parent = next(
+            (c for c in pool if c.sha256 != current.sha256 and _issued_by(current, c, cache)), None
+        )
+        if parent is None:
+            return None
+        pairs.append((current, parent))
+        current = parent
+    return None
+
+
+def _fetch_revinfo(
+    fetcher: Fetcher,
+    sigs: list[EmbeddedPdfSignature],
+    anchors: list[x509.Certificate],
+    dss_certs: list[x509.Certificate],
+) -> tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]]:
+    """OCSP and CRL for each non-anchor certificate of each signer's anchored chain
+    (both: pyHanko judges a revocation after a timestamp best with both at hand)."""
+    crls: list[asn1_crl.CertificateList] = []
+    ocsps: list[asn1_ocsp.OCSPResponse] = []
+    done: set[bytes] = set()
+    for sig in sigs:
+        try:
+            leaf = sig.signer_cert
+            pool = [*sig.other_embedded_certs, *dss_certs, *anchors]
+        except Exception:  # noqa: BLE001 - no usable signer certificate: nothing to fetch for
+            continue
+        path = _anchored_path(leaf, pool, anchors)
+        if path is None:
+            log.info("signature %s: chain does not end at a trust anchor; nothing fetched", sig.field_name)
+            continue
+        for cert, issuer in path:
+            if cert.sha256 in done:
+                continue
+            done.add(cert.sha256)
+            sources = revocation_sources(cert)
+            response = fetcher.ocsp(cert, issuer, sources)
+            if response is not None:
+                ocsps.append(response)
+            crl = fetcher.crl(cert, sources)
+            if crl is not None:
+                crls.append(crl)
+    return crls, ocsps
 
 
 def _collect_revinfo(
@@ -113,27 +233,17 @@ def _collect_revinfo(
     sigs: list[EmbeddedPdfSignature],
     anchors: list[x509.Certificate],
     user_crls: list[asn1_crl.CertificateList],
-    online: bool,
-    fetch_timeout: float,
+    fetcher: Fetcher | None,
 ) -> _Revinfo:
-    dss_certs, dss_ocsps, dss_crls = _read_dss(reader)
+    notes: list[FetchNote] = []
+    dss_certs, dss_ocsps, dss_crls = _read_dss(reader, notes)
     crls = list(user_crls) + dss_crls
     ocsps = list(dss_ocsps)
-    if online:
-        certs: list[x509.Certificate] = list(dss_certs) + list(anchors)
-        leaves: list[x509.Certificate] = []
-        for sig in sigs:
-            try:
-                leaves.append(sig.signer_cert)
-                certs.extend(sig.other_embedded_certs)
-            except (ValueError, KeyError):
-                continue
-        crls.extend(netfetch.fetch_crls(leaves + certs, fetch_timeout))
-        for leaf in leaves:
-            issuer = next((c for c in certs if c.subject == leaf.issuer), None)
-            response = netfetch.fetch_ocsp(leaf, issuer, fetch_timeout) if issuer is not None else None
-            if response is not None:
-                ocsps.append(response)
+    if fetcher is not None:
+        fetched_crls, fetched_ocsps = _fetch_revinfo(fetcher, sigs, anchors, dss_certs)
+        crls.extend(fetched_crls)
+        ocsps.extend(fetched_ocsps)
+        notes.extend(fetcher.notes)
     intermediate_anchors = [a for a in anchors if not _is_self_signed(a)]
     for_pyhanko: list[asn1_crl.CertificateList] = []
     anchor_crls: list[tuple[x509.Certificate, asn1_crl.CertificateList]] = []
@@ -149,6 +259,8 @@ def _collect_revinfo(
         anchor_crls=tuple(anchor_crls),
         dss_certs=tuple(dss_certs),
         dss_has_revinfo=bool(dss_ocsps or dss_crls),
+        online=fetcher is not None,
+        notes=tuple(notes),
     )
 
 
@@ -170,6 +282,88 @@ def _anchor_crl_revocation(
                     if revoked_on <= moment:
                         return revoked_on
     return None
+
+
+def _signature_verifies(public_key, signature: bytes, data: bytes, hash_algorithm) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            public_key.verify(signature, data)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _ocsp_covers(response: asn1_ocsp.OCSPResponse, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """A successful OCSP response about ``cert``, signed by ``issuer`` or by a responder
+    certificate that ``issuer`` issued for OCSP signing. (asn1crypto here: the strict
+    parser of ``cryptography`` refuses some responders' time encodings.)"""
+    from cryptography.hazmat.primitives import hashes
+
+    cache: dict[bytes, object] = {}
+    try:
+        basic = response["response_bytes"]["response"].parsed
+        tbs = basic["tbs_response_data"]
+        key_bits = bytes(issuer.public_key["public_key"])
+        about_cert = any(
+            single["cert_id"]["serial_number"].native == cert.serial_number
+            and single["cert_id"]["issuer_key_hash"].native
+            == hashlib.new(single["cert_id"]["hash_algorithm"]["algorithm"].native, key_bits).digest()
+            for single in tbs["responses"]
+        )
+        if not about_cert:
+            return False
+        candidates = [issuer] + [
+            extra for extra in basic["certs"] or ()
+            if "ocsp_signing" in (extra.extended_key_usage_value.native if extra.extended_key_usage_value else ())
+            and _issued_by(extra, issuer, cache)
+        ]
+        responder = tbs["responder_id"]
+        algo = basic["signature_algorithm"]
+        if algo.signature_algo not in ("rsassa_pkcs1v15", "ecdsa", "ed25519", "ed448"):
+            return False
+        digest = None if algo.signature_algo.startswith("ed") else getattr(hashes, algo.hash_algo.upper())()
+        for candidate in candidates:
+            if responder.name == "by_key":
+                matches = responder.chosen.native == candidate.public_key.sha1
+            else:
+                matches = responder.chosen == candidate.subject
+            pyca = _to_pyca(candidate, cache)
+            if matches and pyca is not None and _signature_verifies(
+                pyca.public_key(), basic["signature"].native, tbs.dump(), digest
+            ):
+                return True
+    except Exception:  # noqa: BLE001 - anything unparsable does not cover
+        return False
+    return False
+
+
+def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str, ...]:
+    """Names of path certificates (anchor excluded) that name revocation sources but
+    for which no usable CRL or OCSP answer is at hand. Asked only when online."""
+    path = status.validation_path
+    if path is None:
+        return ()
+    chain = list(path.iter_certs(include_root=True))
+    all_crls = [*revinfo.crls, *(crl for _, crl in revinfo.anchor_crls)]
+    gaps: list[str] = []
+    for issuer, cert in zip(chain, chain[1:]):
+        if not revocation_sources(cert).declared:
+            continue
+        if any(_crl_signed_by(crl, issuer) for crl in all_crls):
+            continue
+        if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.ocsps):
+            continue
+        gaps.append(signer_fields(cert).common_name or cert.subject.human_friendly)
+    return tuple(gaps)
 
 
 def _tst_time(sig: EmbeddedPdfSignature) -> datetime | None:
@@ -262,7 +456,10 @@ def _judge(
     revoked_by_anchor_crl: bool,
     tst_present: bool,
     tst_ok: bool,
+    revocation_unknown: tuple[str, ...] = (),
 ) -> tuple[Indication, SubIndication | None, list[str]]:
+    """The decision table. ``revocation_unknown``: certificates of the path whose
+    revocation status an online verification could not establish."""
     notes: list[str] = []
     if not status.intact:
         return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, ["signed bytes were changed"]
@@ -285,6 +482,11 @@ def _judge(
         return ind, sub, [f"certificate validation: {sub.value}"]
     if not status.trusted:
         return Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, ["certificate not trusted"]
+    if revocation_unknown:
+        return Indication.INDETERMINATE, SubIndication.TRY_LATER, [
+            "revocation status could not be obtained for: " + "; ".join(revocation_unknown)
+            + " (see the fetch notes; a CRL file may be given instead)"
+        ]
     if tst_present and not tst_ok:
         notes.append("signature timestamp is not valid or not trusted")
         return Indication.INDETERMINATE, SubIndication.NO_POE, notes
@@ -361,10 +563,10 @@ def _verify_one(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             Indication.INDETERMINATE,
         )
-    tst_time = _tst_time(sig)
-    moment = min(tst_time, at) if tst_time else at
-    ts_context = _context(anchors, revinfo, at, require_revocation)
     try:
+        tst_time = _tst_time(sig)
+        moment = min(tst_time, at) if tst_time else at
+        ts_context = _context(anchors, revinfo, at, require_revocation)
         status = run_sync(async_validate_pdf_signature(
             sig,
             signer_validation_context=_context(anchors, revinfo, moment, require_revocation),
@@ -401,6 +603,7 @@ def _verify_one(
         revoked_by_anchor_crl=anchor_revoked_on is not None,
         tst_present=tst_time is not None,
         tst_ok=tst_ok,
+        revocation_unknown=_revocation_gaps(status, revinfo) if revinfo.online and status.trusted else (),
     )
     revoked = status.revoked or anchor_revoked_on is not None
     return SignatureReport(
@@ -420,23 +623,40 @@ def _verify_one(
     )
 
 
+def _safe_verify_one(sig: EmbeddedPdfSignature, trailing_ok: bool, **kwargs) -> SignatureReport:
+    """``_verify_one`` with a last guard: content of an uploaded file ends in a report."""
+    try:
+        return _verify_one(sig, trailing_ok=trailing_ok, **kwargs)
+    except Exception as exc:  # noqa: BLE001
+        log.info("signature %s could not be verified", getattr(sig, "field_name", "?"), exc_info=True)
+        return _unsupported_report(
+            sig, sig.field_name, trailing_ok, f"signature could not be processed ({type(exc).__name__})",
+            SubIndication.FORMAT_FAILURE, Indication.TOTAL_FAILED,
+        )
+
+
 def verify_pdf(
     pdf: bytes,
     *,
     trust: Iterable[CertSource] = (),
     crls: Iterable[CrlSource] = (),
     at: datetime | None = None,
-    online: bool = True,
+    policy: FetchPolicy | None = None,
     require_revocation: bool = False,
-    fetch_timeout: float = 3.0,
+    online: bool = False,
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` against the ``trust`` anchors.
 
-    ``at``: validation moment (timezone-aware; default now). ``online``: download CRLs
-    named in the certificates (short timeout, failures tolerated). ``crls``: extra CRL
-    files. Raises :class:`NotAPdfError` for input that is not a readable PDF; a PDF
-    without signatures gives a report with no signatures (indication INDETERMINATE).
+    ``at``: validation moment (timezone-aware; default now). ``crls``: extra CRL files.
+    ``policy``: what may be downloaded (:class:`~signing.netfetch.FetchPolicy`); None
+    means offline, the safe default for untrusted input. ``online=True`` is a shorthand
+    for ``FetchPolicy(enabled=True)`` (public addresses only) when no policy is given.
+    Raises :class:`NotAPdfError` for input that is not a readable PDF; a PDF without
+    signatures gives a report with no signatures (indication INDETERMINATE). Nothing
+    inside the file (certificates, revocation URLs, DSS) makes it raise otherwise.
     """
+    if policy is None:
+        policy = FetchPolicy(enabled=True) if online else OFFLINE
     head = pdf[:1024]
     if b"%PDF-" not in head:
         raise NotAPdfError("not a PDF file: no %PDF- header in the first 1024 bytes")
@@ -448,24 +668,25 @@ def verify_pdf(
         sigs = list(reader.embedded_regular_signatures)
         doc_ts_revisions = [ts.signed_revision for ts in reader.embedded_timestamp_signatures]
         sig_field_names = {n for n, _, _ in enumerate_sig_fields(reader)}
-    except (PdfError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - PdfError, ValueError, KeyError and worse from a broken file
         raise NotAPdfError(f"the PDF cannot be parsed: {exc}") from exc
     if not sigs:
         return VerificationReport(signatures=())
     anchors = load_certs(trust)
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), online, fetch_timeout)
+    fetcher = Fetcher(policy) if policy.enabled else None
+    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher)
     trailing_ok = not _trailing_uncovered(pdf)
     reports = tuple(
-        _verify_one(
+        _safe_verify_one(
             sig,
+            trailing_ok,
             anchors=anchors,
             revinfo=revinfo,
             at=at,
             require_revocation=require_revocation,
-            trailing_ok=trailing_ok,
             sig_field_names=sig_field_names,
             doc_ts_revisions=doc_ts_revisions,
         )
         for sig in sigs
     )
-    return VerificationReport(signatures=reports)
+    return VerificationReport(signatures=reports, fetches=revinfo.notes)

@@ -1,4 +1,4 @@
-"""Fixtures: a dev PKI served on loopback, NCA test material, SoftHSM2, pdfsig.
+"""Fixtures: a dev PKI served on loopback, NCA test material (tests/data/nca), SoftHSM2, pdfsig.
 
 Everything is real: certomancer's animator answers CRL/OCSP/TSA requests over HTTP on
 a free port, pdfsig is poppler's binary, SoftHSM2 is Debian's. Private keys and
@@ -7,7 +7,6 @@ passwords exist only in pytest's tmp directories.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,17 +19,14 @@ from signing.keys import load_pkcs12, read_secret  # noqa: E402
 from signing.pki import DevPki, PkiServer, init_dev_pki  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("QUJAT_SHARED_DIR", REPO.parent / "shared")).resolve()
+NCA_DIR = REPO / "tests" / "data" / "nca"
 
 
 @pytest.fixture(scope="session")
 def nca_dir() -> Path:
-    path = shared_dir() / "testdata" / "nca"
-    assert path.is_dir(), f"NCA test material missing: {path} (set QUJAT_SHARED_DIR)"
-    return path
+    """NCA RK public test keys and certificates shipped with the repository."""
+    assert NCA_DIR.is_dir(), f"NCA test material missing: {NCA_DIR}"
+    return NCA_DIR
 
 
 @pytest.fixture(scope="session")

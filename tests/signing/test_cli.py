@@ -40,9 +40,14 @@ def test_sign_then_verify(dev_pki, pki_server, tmp_path, capsys, monkeypatch):
     assert rc == 0
     capsys.readouterr()
 
-    assert run(["verify", str(out), "--trust", str(dev_pki.root_cert), "--json"]) == 0
+    assert run(["verify", str(out), "--trust", str(dev_pki.root_cert), "--allow-private-network", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["signatures"][0]["level"] == "B-T"
+    assert {f["outcome"] for f in report["fetches"]} == {"FETCHED"}
+    # Online is the CLI default, but the dev PKI's loopback services are private: refused.
+    assert run(["verify", str(out), "--trust", str(dev_pki.root_cert)]) == 1
+    printed = capsys.readouterr().out
+    assert "TRY_LATER" in printed and "refused: address not allowed" in printed
     assert run(["verify", str(out), "--trust", str(dev_pki.root_cert), "--crl", str(dev_pki.crl_file), "--offline"]) == 0
     assert run(["verify", str(out)]) == 1  # no trust anchor: not passed
 
@@ -60,6 +65,13 @@ def test_sign_refuses_a_missing_password_source(dev_pki, tmp_path, capsys):
 def test_no_option_takes_a_secret_on_the_command_line():
     with pytest.raises(SystemExit):
         run(["sign", "a.pdf", "--out", "b.pdf", "--pkcs12", "k.p12", "--password", "x"])
+
+
+def test_verify_online_and_offline_are_exclusive(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run(["verify", str(tmp_path / "x.pdf"), "--online", "--offline"])
+    with pytest.raises(SystemExit):
+        run(["verify", str(tmp_path / "x.pdf"), "--fetch-budget", "0"])
 
 
 def test_verify_not_a_pdf_is_a_clear_error(tmp_path, capsys):

@@ -1,5 +1,8 @@
-"""Real NCA RK test material: the RSA test key signs and verifies at a moment inside
-its validity; GOST certificates are parsed and GOST signatures reported, not crashed on."""
+"""Real NCA RK test material (tests/data/nca): the RSA test key signs and verifies at a
+moment inside its validity; GOST certificates are parsed and GOST signatures reported,
+not crashed on; the NCA's own recorded OCSP answer, served from loopback or found in a
+document, is dropped with a note instead of crashing verification. No public host is
+contacted: online checks go to a local responder through a URL mirror."""
 
 from __future__ import annotations
 
@@ -16,9 +19,12 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.pdf_cms import Signer
 
+from revpki import Responder
+
 from signing.keys import load_pkcs12
-from signing.model import Indication, SubIndication
+from signing.model import FetchOutcome, Indication, SubIndication
 from signing.ncacert import signer_fields
+from signing.netfetch import FetchPolicy
 from signing.sign import sign_pdf
 from signing.verify import parse_moment, verify_pdf
 
@@ -57,7 +63,9 @@ def test_nca_key_after_expiry_is_not_passed(nca_signed, nca_dir):
 def test_cli_verify_exit_status_and_json(nca_signed, nca_dir, tmp_path):
     pdf = tmp_path / "nca.pdf"
     pdf.write_bytes(nca_signed)
-    base = [sys.executable, "-m", "signing", "verify", str(pdf), "--trust", str(nca_dir / "nca_rsa_test_ca.pem")]
+    base = [
+        sys.executable, "-m", "signing", "verify", str(pdf), "--trust", str(nca_dir / "nca_rsa_test_ca.pem"), "--offline",
+    ]
 
     ok = subprocess.run([*base, "--at", "2021-06-01T00:00:00Z", "--json"], capture_output=True, text=True, cwd=REPO)
     expired = subprocess.run([*base, "--at", "2023-01-01T00:00:00Z"], capture_output=True, text=True, cwd=REPO)
@@ -74,6 +82,55 @@ def test_cli_verify_exit_status_and_json(nca_signed, nca_dir, tmp_path):
     }
     assert expired.returncode == 1
     assert "OUT_OF_BOUNDS_NO_POE" in expired.stdout
+
+
+def test_nca_online_through_a_mirror_drops_the_real_ocsp_answer(nca_signed, nca_dir):
+    """The NCA test responder's recorded answer is signed by a certificate whose
+    OCSP-no-check extension is empty (asn1crypto cannot parse it); it used to crash
+    verification. Served from loopback in place of test.pki.gov.kz, it is dropped with a
+    note; with no CRL either, the status is unknown: INDETERMINATE / TRY_LATER."""
+    recorded = (nca_dir / "ocsp_response_individual_rsa_sign_valid.der").read_bytes()
+    with Responder() as nca:
+        nca.routes["/ocsp/"] = (200, recorded, {"Content-Type": "application/ocsp-response"})
+        nca.routes["/crl/nca_rsa_test.crl"] = (503, b"")
+        policy = FetchPolicy.online(allow_private=True, mirrors={"http://test.pki.gov.kz/": nca.url("/")})
+
+        report = _verify_nca_with(nca_signed, nca_dir, "2021-06-01T00:00:00Z", policy)
+
+        assert sorted(s.path for s in nca.seen) == ["/crl/nca_rsa_test.crl", "/ocsp/"]
+    sig = report.signatures[0]
+    assert (sig.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    assert sig.intact and sig.signer.iin == "123456789011"
+    notes = {(f.kind, f.url, f.outcome, f.reason) for f in report.fetches}
+    assert notes == {
+        ("ocsp", "http://test.pki.gov.kz/ocsp/", FetchOutcome.FAILED, "response is not a usable OCSP answer"),
+        ("crl", "http://test.pki.gov.kz/crl/nca_rsa_test.crl", FetchOutcome.FAILED, "HTTP status 503"),
+    }
+
+
+def _verify_nca_with(pdf, nca_dir, at, policy):
+    return verify_pdf(pdf, trust=[nca_dir / "nca_rsa_test_ca.pem"], at=parse_moment(at), policy=policy)
+
+
+def test_nca_ocsp_answer_in_the_dss_is_dropped_not_a_crash(nca_signed, nca_dir):
+    """The same answer stored in a document's DSS (as a B-LT file made elsewhere may
+    hold it) raised ValueError out of verify_pdf before; now it is noted and ignored."""
+    from asn1crypto import ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    recorded = ocsp.OCSPResponse.load((nca_dir / "ocsp_response_individual_rsa_sign_valid.der").read_bytes())
+    writer = IncrementalPdfFileWriter(io.BytesIO(nca_signed))
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, ocsps=[recorded])
+    out = io.BytesIO()
+    writer.write(out)
+
+    report = _verify_nca(out.getvalue(), nca_dir, "2021-06-01T00:00:00Z")
+
+    assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
+    assert [(f.kind, f.outcome, f.reason) for f in report.fetches] == [
+        ("dss", FetchOutcome.FAILED, "an OCSP response in the document cannot be used"),
+        ("dss", FetchOutcome.FAILED, "a certificate in the document cannot be parsed"),  # its responder cert
+    ]
 
 
 def _load(path):
