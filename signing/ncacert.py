@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from asn1crypto import core, x509
 
-from docgen.ids import check_digit
+from kazakhstan.ids import check_digit
 
 from .model import SignerFields
 
