@@ -27,6 +27,7 @@ from docgen.render import Renderer
 from docgen.request import parse_request
 from docgen.templates import TemplateStore, packaged_templates_dir
 from qujat.settings import Settings
+from signing.netfetch import FetchPolicy
 
 __all__ = ["Runtime", "open_runtime", "utc_now"]
 
@@ -47,6 +48,15 @@ class Runtime:
     signer: Any | None                 # a pyHanko Signer (signing.keys), None if not asked for
     trust_anchors: tuple[Path, ...]    # CA certificates a verification trusts
     clock: Callable[[], dt.datetime]
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        """What a verification may download (CRL/OCSP): nothing unless QUJAT_VERIFY_ONLINE;
+        public addresses only unless QUJAT_FETCH_ALLOW_PRIVATE; QUJAT_FETCH_TIME_BUDGET in all."""
+        s = self.settings
+        return FetchPolicy(enabled=s.verify_online, allow_private=s.fetch_allow_private,
+                           time_budget_s=s.fetch_time_budget,
+                           per_request_timeout_s=min(3.0, s.fetch_time_budget))
 
     def today(self) -> dt.date:
         """Today in the configured time zone (Asia/Almaty by default)."""

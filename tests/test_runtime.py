@@ -150,3 +150,13 @@ def test_templates_come_from_the_configured_folder(tmp_path):
     with pytest.raises(TemplateMissing, match="manifest"):
         with open_runtime(settings, convert=False):
             pass
+
+
+def test_the_fetch_policy_follows_the_settings():
+    with open_runtime(Settings.from_env({}), convert=False) as rt:
+        assert rt.fetch_policy.enabled is False  # untrusted uploads are verified offline
+    env = {"QUJAT_VERIFY_ONLINE": "true", "QUJAT_FETCH_ALLOW_PRIVATE": "1",
+           "QUJAT_FETCH_TIME_BUDGET": "4"}
+    with open_runtime(Settings.from_env(env), convert=False) as rt:
+        policy = rt.fetch_policy
+    assert policy.enabled and policy.allow_private and policy.time_budget_s == 4.0
