@@ -5,6 +5,8 @@
 Reports conversion p50 with a warm 1-worker pool, p50 of one cold ``soffice --headless
 --convert-to pdf`` per document (fewer runs: each costs a LibreOffice start), their ratio, and
 pool throughput (docs/s) with 1 and with 2 workers over the same batch, fed by 4 client threads.
+Every pool's ``stats()`` must show no worker failure, timeout or retry: a figure measured across
+a worker restart would not be the pool's throughput.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from docgen.convert import ConverterPool, convert_cold
+from docgen.convert import ConverterPool, convert_cold, default_pool_size
 
 
 def sample_docx() -> bytes:
@@ -50,9 +52,22 @@ def _batch_rate(pool: ConverterPool, ex: ThreadPoolExecutor, docx: bytes, batch:
     return batch / dt
 
 
+def _assert_clean_run(pool: ConverterPool) -> None:
+    stats = pool.stats()
+    if stats.failures or stats.timeouts or stats.retries or stats.busy_rejections:
+        raise RuntimeError(f"{pool.size}-worker pool lost attempts during the benchmark: {stats}")
+
+
 def throughput(docx: bytes, batch: int, rounds: int = 3, clients: int = 4) -> dict[int, list[float]]:
-    """docs/s of a 1-worker and a 2-worker pool over ``rounds`` batches each; rounds alternate
-    between the two pools so that background load on the machine hits both alike."""
+    """Pool throughput in documents per second, one figure per batch round, by pool size:
+
+        {1: [r1, r2, ...], 2: [r1, r2, ...]}   # len == rounds; floats, docs/s
+
+    key 1 is a 1-worker pool, key 2 a 2-worker pool, each converting ``batch`` copies of
+    ``docx`` fed by ``clients`` threads per round.  Rounds alternate between the two pools so
+    that background load on the machine hits both alike; take ``statistics.median(rates[2])``
+    (or ``max``) of each list, never unpack the dict.  Raises ``RuntimeError`` if a pool lost an
+    attempt (worker failure, timeout, retry, queue overflow) while measuring."""
     rates: dict[int, list[float]] = {1: [], 2: []}
     with ConverterPool(1) as one, ConverterPool(2) as two, ThreadPoolExecutor(clients) as ex:
         for pool in (one, two):  # warm-up: every worker converts a few times
@@ -60,6 +75,8 @@ def throughput(docx: bytes, batch: int, rounds: int = 3, clients: int = 4) -> di
         for _ in range(rounds):
             for pool in (one, two):
                 rates[pool.size].append(_batch_rate(pool, ex, docx, batch))
+        for pool in (one, two):
+            _assert_clean_run(pool)
     return rates
 
 
@@ -84,6 +101,7 @@ def run(docx: bytes | None = None, n: int = 20) -> list[str]:
             pool.convert(docx)
             warm.append(time.perf_counter() - t0)
         office_cpu = (_cpu_seconds(office) - cpu0) / n
+        _assert_clean_run(pool)
     cold = []
     for _ in range(max(1, min(5, n))):
         t0 = time.perf_counter()
@@ -108,7 +126,8 @@ def run(docx: bytes | None = None, n: int = 20) -> list[str]:
     lines.append(f"2 / 1 worker ratio    {med[2] / med[1]:7.2f}x median, "
                  f"{best[2] / best[1]:.2f}x best  (target >= 1.4x)")
     load = os.getloadavg()
-    lines.append(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+    lines.append(f"machine: {os.cpu_count()} CPUs ({default_pool_size()} usable by this process, "
+                 f"the default pool size), load average {load[0]:.2f} {load[1]:.2f} "
                  f"{load[2]:.2f} at the end (other processes share the cores)")
     return lines
 
