@@ -6,8 +6,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from docgen.qr import new_token, qr_png, verification_url
-
+from docgen.qr import PRINT_WIDTH_MM, new_token, qr_matrix, qr_png, verification_url
 
 
 def needs_zbar(fn):
@@ -54,6 +53,43 @@ def test_qr_png_geometry():
     # quiet zone is white, the finder pattern's corner is black
     assert px.getpixel((0, 0)) == 255 and px.getpixel((39, 39)) == 255
     assert px.getpixel((40, 40)) == 0
+
+
+def test_matrix_is_the_one_the_qrcode_library_makes():
+    """Same version, same mask, module for module — for verification URLs, long texts (versions
+    past 7 carry version information), digits, and Cyrillic."""
+    import random
+
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    rnd = random.Random(20261129)
+    texts = [verification_url("https://qujat.example.kz", new_token()) for _ in range(40)]
+    texts += ["".join(rnd.choice("abcXYZ0123 -/:") for _ in range(rnd.randint(1, 700))) for _ in range(25)]
+    texts += ["01234567890123456789", "ABC-123 $%*+./:", "Жер учаскесі 01-234-056-789 — акт", "x"]
+    versions = set()
+    for text in texts:
+        ref = qrcode.QRCode(error_correction=ERROR_CORRECT_M)
+        ref.add_data(text)
+        ref.make(fit=True)
+        versions.add(ref.version)
+        assert qr_matrix(text) == ref.modules, text
+    assert min(versions) <= 2 and max(versions) >= 10
+
+
+@needs_zbar
+def test_qr_default_size_is_crisp_at_print_width(tmp_path):
+    """By default a module is a whole number of pixels and the code stays within 300 dpi at its
+    printed width: nothing for LibreOffice's PDF export to resample."""
+    url = verification_url("https://qujat.example.kz", new_token())
+    png = qr_png(url)
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "1"
+    modules = len(qr_matrix(url)) + 8
+    assert img.size[0] % modules == 0
+    box = img.size[0] // modules
+    assert img.size[0] / (PRINT_WIDTH_MM / 25.4) <= 300 < (box + 1) * modules / (PRINT_WIDTH_MM / 25.4)
+    assert _decode(png, tmp_path) == url
 
 
 def test_qr_png_rejects_bad_input():
