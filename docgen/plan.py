@@ -1,42 +1,49 @@
 """Plot plan (план земельного участка / жер учаскесінің жоспары) for the act on the
-right to a land plot.
+right to a land plot, drawn as a vector picture (EMF).
 
 Input points are ``(name, x, y)`` in metres in the Kazakh cadastre convention:
-X is the northing (grows to the north), Y the easting (grows to the east).  The
-polygon is closed implicitly; an explicitly repeated first point is accepted.
+X is the northing (grows to the north), Y the easting (grows to the east); the geometry
+(closure, area, side lengths, simplicity) is `docgen.geometry`.
 
-The picture is drawn at a supersampled resolution and downsampled with a box filter,
-so lines and text are antialiased; it is a greyscale PNG meant to be printed at
-``width_mm`` x ``height_mm`` (the PNG carries the matching dpi).
+The picture is an Enhanced Metafile: lines, circles and text, no pixels. Word and LibreOffice
+both draw it natively, so the plan is sharp at any print resolution, the PDF carries its text as
+text (searchable, in the document's embedded font), and it costs far less than a 300-dpi raster
+on both sides: a raster had to be drawn, compressed, then decoded and re-compressed inside
+LibreOffice for every document. Text is set in Times New Roman (Liberation Serif under
+LibreOffice, metric-compatible), the document's font; label sizes come from the font's metrics.
 
-Point names go along the outward bisector of their vertex and side lengths
-outside their side at its midpoint; where that would collide with the outline,
-a point or a label already placed, the next of a few candidate positions is
-taken (greedy, names first).
+Point names go along the outward bisector of their vertex and side lengths outside their side at
+its midpoint; where that would collide with the outline, a point or a label already placed, the
+next of a few candidate positions is taken (greedy, names first).
 
-Layout of the sheet (mm): the plot is centred in the area left after fixed
-margins; the right margin holds the north arrow, the bottom band the scale bar
-and the numeric scale.  ``choose_scale`` uses the same area.
+Layout of the sheet (mm): the plot is centred in the area left after fixed margins; the right
+margin holds the north arrow, the bottom band the scale bar and the numeric scale.
+``choose_scale`` uses the same area.
 """
 from __future__ import annotations
 
-import io
 import math
+import struct
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-from PIL import Image, ImageDraw, ImageFont
+# segment_lengths and the validation helpers stay reachable here for code that still imports
+# them from docgen.plan; their home is docgen.geometry.
+from docgen.geometry import (  # noqa: F401 - re-exported
+    Point,
+    is_simple_polygon,
+    normalize_points,
+    polygon_area_m2,
+    segment_lengths,
+)
 
 __all__ = [
     "PlanImage",
     "STANDARD_SCALES",
     "draw_plan",
-    "segment_lengths",
     "choose_scale",
-    "polygon_area_m2",
-    "is_simple_polygon",
     "format_length",
 ]
 
@@ -49,8 +56,7 @@ STANDARD_SCALES: tuple[int, ...] = (
 MARGIN_SIDE_MM = 15.0  # left/right: room for point names; the north arrow sits in the right one
 MARGIN_TOP_MM = 10.0
 MARGIN_BOTTOM_MM = 20.0  # scale bar + numeric scale
-
-_TOUCH_TOL_M = 1e-6  # points closer than a micrometre count as touching
+MAX_SHEET_MM = 500.0
 
 _TEXTS = {
     "ru": {"north": "С", "scale": "Масштаб", "metre": "м"},
@@ -60,127 +66,11 @@ _TEXTS = {
 
 @dataclass(frozen=True)
 class PlanImage:
-    png: bytes  # the picture
-    width_mm: float  # size it is meant to be printed at
+    data: bytes  # the picture, an EMF
+    width_mm: float  # size it is drawn for
     height_mm: float
     scale: int  # the scale denominator used, e.g. 1000 for 1:1000
-
-
-Point = tuple[str, float, float]
-
-
-# --------------------------------------------------------------------------- geometry
-
-
-def _normalize(points: Sequence[tuple[str, float, float]]) -> list[Point]:
-    """Validated ``(name, x, y)`` list without an explicitly repeated closing point."""
-    out: list[Point] = []
-    for i, p in enumerate(points):
-        try:
-            name, x, y = p
-            x, y = float(x), float(y)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"point #{i + 1} must be (name, x, y) with numeric x, y: {p!r}") from exc
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise ValueError(f"point #{i + 1} ({name}) has non-finite coordinates")
-        out.append((str(name), x, y))
-    if len(out) > 1 and (out[0][1], out[0][2]) == (out[-1][1], out[-1][2]):
-        out.pop()
-    if len(out) < 3:
-        raise ValueError(f"a plot polygon needs at least 3 points, got {len(out)}")
-    return out
-
-
-def polygon_area_m2(points: Sequence[tuple[str, float, float]]) -> float:
-    """Area by the shoelace formula, absolute value, m²."""
-    pts = _normalize(points)
-    x0, y0 = pts[0][1], pts[0][2]  # translate: cadastre coordinates are ~1e6 m
-    s = 0.0
-    for (_, xa, ya), (_, xb, yb) in zip(pts, pts[1:] + pts[:1]):
-        s += (xa - x0) * (yb - y0) - (xb - x0) * (ya - y0)
-    return abs(s) / 2.0
-
-
-def segment_lengths(points: Sequence[tuple[str, float, float]]) -> list[tuple[str, str, float]]:
-    """``(from, to, metres)`` for every side, the closing side last."""
-    pts = _normalize(points)
-    return [
-        (na, nb, math.hypot(xb - xa, yb - ya))
-        for (na, xa, ya), (nb, xb, yb) in zip(pts, pts[1:] + pts[:1])
-    ]
-
-
-def _side(a, b, c, tol: float) -> int:
-    """-1/0/+1: which side of line a->b the point c lies on (0: within tol of the line)."""
-    abx, aby = b[0] - a[0], b[1] - a[1]
-    cross = abx * (c[1] - a[1]) - aby * (c[0] - a[0])
-    length = math.hypot(abx, aby)
-    if length == 0.0:
-        return 0 if math.hypot(c[0] - a[0], c[1] - a[1]) <= tol else 1
-    if abs(cross) <= tol * length:
-        return 0
-    return 1 if cross > 0 else -1
-
-
-def _in_box(a, b, c, tol: float) -> bool:
-    return (
-        min(a[0], b[0]) - tol <= c[0] <= max(a[0], b[0]) + tol
-        and min(a[1], b[1]) - tol <= c[1] <= max(a[1], b[1]) + tol
-    )
-
-
-def _segments_meet(p1, p2, q1, q2, tol: float) -> bool:
-    """True if the closed segments p1p2 and q1q2 intersect or touch."""
-    if (
-        max(p1[0], p2[0]) + tol < min(q1[0], q2[0])
-        or max(q1[0], q2[0]) + tol < min(p1[0], p2[0])
-        or max(p1[1], p2[1]) + tol < min(q1[1], q2[1])
-        or max(q1[1], q2[1]) + tol < min(p1[1], p2[1])
-    ):
-        return False
-    d1, d2 = _side(p1, p2, q1, tol), _side(p1, p2, q2, tol)
-    d3, d4 = _side(q1, q2, p1, tol), _side(q1, q2, p2, tol)
-    if d1 * d2 < 0 and d3 * d4 < 0:
-        return True
-    return (
-        (d1 == 0 and _in_box(p1, p2, q1, tol))
-        or (d2 == 0 and _in_box(p1, p2, q2, tol))
-        or (d3 == 0 and _in_box(q1, q2, p1, tol))
-        or (d4 == 0 and _in_box(q1, q2, p2, tol))
-    )
-
-
-def is_simple_polygon(points: Sequence[tuple[str, float, float]]) -> bool:
-    """True if the polygon has >= 3 distinct points, no zero-length side, no spike
-    (a side doubling back on the previous one) and no two non-adjacent sides that
-    intersect or touch."""
-    try:
-        pts = _normalize(points)
-    except ValueError:
-        return False
-    x0, y0 = pts[0][1], pts[0][2]
-    v = [(x - x0, y - y0) for _, x, y in pts]
-    n = len(v)
-    if len(set(v)) < 3:
-        return False
-    tol = _TOUCH_TOL_M
-    for i in range(n):
-        a, b, c = v[i - 1], v[i], v[(i + 1) % n]
-        if math.hypot(c[0] - b[0], c[1] - b[1]) <= tol:
-            return False  # zero-length side
-        # adjacent sides may only share their common vertex: a collinear turn-back overlaps
-        if _side(a, b, c, tol) == 0:
-            dot = (b[0] - a[0]) * (c[0] - b[0]) + (b[1] - a[1]) * (c[1] - b[1])
-            if dot < 0:
-                return False
-    for i in range(n):
-        p1, p2 = v[i], v[(i + 1) % n]
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing side
-            if _segments_meet(p1, p2, v[j], v[(j + 1) % n], tol):
-                return False
-    return True
+    format: str = "emf"
 
 
 # --------------------------------------------------------------------------- scale
@@ -213,7 +103,7 @@ def _fits(pts: list[Point], scale: int, area: tuple[float, float]) -> bool:
 
 def choose_scale(points: Sequence[tuple[str, float, float]], width_mm: float, height_mm: float) -> int:
     """Smallest standard scale denominator at which the plot fits the sheet with margins."""
-    pts = _normalize(points)
+    pts = normalize_points(points)
     area = _plot_area_mm(width_mm, height_mm)
     for scale in STANDARD_SCALES:
         if _fits(pts, scale, area):
@@ -225,7 +115,7 @@ def choose_scale(points: Sequence[tuple[str, float, float]], width_mm: float, he
     )
 
 
-# --------------------------------------------------------------------------- text helpers
+# --------------------------------------------------------------------------- text
 
 
 def format_length(metres: float) -> str:
@@ -238,91 +128,233 @@ def _format_scale(scale: int) -> str:
     return f"1:{scale}" if scale < 10000 else "1:" + f"{scale:,}".replace(",", " ")
 
 
+FACE = "Times New Roman"  # the templates' font; LibreOffice draws it with Liberation Serif
 _FONT_DIRS = (
-    "/usr/share/fonts/truetype/liberation",
     "/usr/share/fonts/truetype/liberation2",
-    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/truetype/liberation",
+    "/usr/share/fonts/truetype/msttcorefonts",
 )
 _FONT_FILES = {
-    False: ("LiberationSans-Regular.ttf", "DejaVuSans.ttf"),
-    True: ("LiberationSans-Bold.ttf", "DejaVuSans-Bold.ttf"),
+    False: ("LiberationSerif-Regular.ttf", "Times_New_Roman.ttf", "times.ttf"),
+    True: ("LiberationSerif-Bold.ttf", "Times_New_Roman_Bold.ttf", "timesbd.ttf"),
 }
+_EM = 2048  # metrics are read at this size in pixels and scaled
 
 
-@lru_cache(maxsize=None)
-def _font_path(bold: bool) -> str | None:
-    for name in _FONT_FILES[bold]:
-        for d in _FONT_DIRS:
-            p = Path(d) / name
-            if p.is_file():
-                return str(p)
-    return None
+class _Metrics:
+    """Advance widths and ink extents of single characters of the plan's font, read once per
+    character (FreeType through Pillow, imported on first use) and kept. Per-character advances
+    without kerning are exactly what the EMF's character spacing array then prescribes, so
+    what is measured here is what any reader draws."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._fonts: dict[bool, object] = {}
+        self._chars: dict[tuple[str, bool], tuple[float, float, float]] = {}
+
+    def _font(self, bold: bool):
+        font = self._fonts.get(bold)
+        if font is None:
+            from PIL import ImageFont
+
+            for name in _FONT_FILES[bold]:
+                for d in _FONT_DIRS:
+                    path = Path(d) / name
+                    if path.is_file():
+                        font = ImageFont.truetype(str(path), _EM)
+                        break
+                if font is not None:
+                    break
+            else:
+                raise RuntimeError("no Times-metric font found (install fonts-liberation2)")
+            self._fonts[bold] = font
+        return font
+
+    def char(self, ch: str, bold: bool) -> tuple[float, float, float]:
+        """(advance, ink top, ink bottom) in ems; top is negative above the baseline."""
+        key = (ch, bold)
+        m = self._chars.get(key)
+        if m is None:
+            with self._lock:
+                font = self._font(bold)
+                advance = font.getlength(ch) / _EM
+                if ch.isspace():
+                    top = bottom = 0.0
+                else:
+                    _, t, _, b = font.getbbox(ch, anchor="ls")
+                    top, bottom = t / _EM, b / _EM
+                m = self._chars[key] = (advance, top, bottom)
+        return m
+
+    def text(self, text: str, size_mm: float, bold: bool) -> tuple[list[float], float, float]:
+        """Advances of each character, ink top and ink bottom relative to the baseline, in mm."""
+        ms = [self.char(ch, bold) for ch in text]
+        if not ms:
+            return [], 0.0, 0.0
+        return ([a * size_mm for a, _, _ in ms], min(t for _, t, _ in ms) * size_mm,
+                max(b for _, _, b in ms) * size_mm)
 
 
-@lru_cache(maxsize=64)
-def _font(size_px: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    path = _font_path(bold) or _font_path(False)
-    if path is None:
-        raise RuntimeError(
-            "no Cyrillic TrueType font found (install fonts-liberation or fonts-dejavu-core)"
+_metrics = _Metrics()
+
+
+def _pt_to_mm(pt: float) -> float:
+    return pt * 25.4 / 72
+
+
+# --------------------------------------------------------------------------- EMF
+
+
+_U = 100  # logical units per mm: 0.01 mm
+# stock objects
+_WHITE_BRUSH, _BLACK_BRUSH, _NULL_BRUSH = 0x80000000, 0x80000004, 0x80000005
+# record types ([MS-EMF] 2.1.1)
+_EMR_HEADER, _EMR_POLYGON, _EMR_POLYLINE, _EMR_EOF = 1, 3, 4, 14
+_EMR_SETBKMODE, _EMR_SETTEXTALIGN, _EMR_SETTEXTCOLOR = 18, 22, 24
+_EMR_SELECTOBJECT, _EMR_ELLIPSE, _EMR_RECTANGLE = 37, 42, 43
+_EMR_EXTCREATEFONTINDIRECTW, _EMR_EXTTEXTOUTW, _EMR_EXTCREATEPEN = 82, 84, 95
+_TA_LEFT, _TA_CENTER, _TA_BASELINE = 0, 6, 24
+_PS_GEOMETRIC, _PS_JOIN_ROUND = 0x00010000, 0x00000000  # round caps and joins are the zero values
+_FW_NORMAL, _FW_BOLD = 400, 700
+_DEFAULT_CHARSET, _FF_ROMAN_VARIABLE = 1, 0x12
+
+
+def _u(mm: float) -> int:
+    return round(mm * _U)
+
+
+class _Emf:
+    """Records of an Enhanced Metafile whose logical unit is 0.01 mm (MM_TEXT on a reference
+    device of 100 pixels per mm), origin at the top left of the sheet."""
+
+    def __init__(self, width_mm: float, height_mm: float):
+        self.width_mm, self.height_mm = width_mm, height_mm
+        self.records: list[bytes] = []
+        self.handles = 0
+        self._pens: dict[int, int] = {}
+        self._fonts: dict[tuple[int, bool, int], int] = {}
+        self._pen = self._brush = self._font = None
+        self._align = None
+        self._add(_EMR_SETBKMODE, struct.pack("<I", 1))  # TRANSPARENT
+        self._add(_EMR_SETTEXTCOLOR, struct.pack("<I", 0))  # black
+
+    def _add(self, rtype: int, payload: bytes) -> None:
+        self.records.append(struct.pack("<II", rtype, 8 + len(payload)) + payload)
+
+    def _select(self, handle: int) -> None:
+        self._add(_EMR_SELECTOBJECT, struct.pack("<I", handle))
+
+    def pen(self, width_mm: float) -> None:
+        w = max(1, _u(width_mm))
+        h = self._pens.get(w)
+        if h is None:
+            self.handles += 1
+            h = self._pens[w] = self.handles
+            # ihPen, offBmi, cbBmi, offBits, cbBits; LogPenEx: style, width, BS_SOLID, black, hatch, 0 entries
+            self._add(_EMR_EXTCREATEPEN, struct.pack("<5I6I", h, 0, 0, 0, 0,
+                                                     _PS_GEOMETRIC | _PS_JOIN_ROUND, w, 0, 0, 0, 0))
+        if self._pen != h:
+            self._select(h)
+            self._pen = h
+
+    def brush(self, stock: int) -> None:
+        if self._brush != stock:
+            self._select(stock)
+            self._brush = stock
+
+    def font(self, size_mm: float, bold: bool, angle_deg: float) -> None:
+        key = (_u(size_mm), bold, round(angle_deg * 10) % 3600)
+        h = self._fonts.get(key)
+        if h is None:
+            self.handles += 1
+            h = self._fonts[key] = self.handles
+            height, _, esc = key
+            logfont = struct.pack("<5i8B", -height, 0, esc, esc, _FW_BOLD if bold else _FW_NORMAL,
+                                  0, 0, 0, _DEFAULT_CHARSET, 0, 0, 0, _FF_ROMAN_VARIABLE)
+            logfont += FACE.encode("utf-16-le").ljust(64, b"\0")
+            self._add(_EMR_EXTCREATEFONTINDIRECTW, struct.pack("<I", h) + logfont)
+        if self._font != h:
+            self._select(h)
+            self._font = h
+
+    @staticmethod
+    def _points(pts) -> tuple[bytes, list[tuple[int, int]]]:
+        p = [(_u(x), _u(y)) for x, y in pts]
+        xs, ys = [q[0] for q in p], [q[1] for q in p]
+        bounds = struct.pack("<4i", min(xs), min(ys), max(xs), max(ys))
+        return bounds + struct.pack("<I", len(p)) + b"".join(struct.pack("<2i", *q) for q in p), p
+
+    def polyline(self, pts, width_mm: float) -> None:
+        self.pen(width_mm)
+        self._add(_EMR_POLYLINE, self._points(pts)[0])
+
+    def polygon(self, pts, width_mm: float, fill: int = _NULL_BRUSH) -> None:
+        self.pen(width_mm)
+        self.brush(fill)
+        self._add(_EMR_POLYGON, self._points(pts)[0])
+
+    def ellipse(self, cx: float, cy: float, r: float, width_mm: float, fill: int) -> None:
+        self.pen(width_mm)
+        self.brush(fill)
+        self._add(_EMR_ELLIPSE, struct.pack("<4i", _u(cx - r), _u(cy - r), _u(cx + r), _u(cy + r)))
+
+    def rectangle(self, x0: float, y0: float, x1: float, y1: float, width_mm: float, fill: int) -> None:
+        self.pen(width_mm)
+        self.brush(fill)
+        self._add(_EMR_RECTANGLE, struct.pack("<4i", _u(x0), _u(y0), _u(x1), _u(y1)))
+
+    def text(self, x_mm: float, y_mm: float, text: str, size_mm: float, bold: bool,
+             advances_mm: list[float], angle_deg: float = 0.0, align: int = _TA_CENTER) -> None:
+        """``text`` with its baseline through (x, y): centred on x or starting at it (``align``),
+        rotated counter-clockwise by ``angle_deg`` around that point; every character advances by
+        the given widths."""
+        self.font(size_mm, bold, angle_deg)
+        if self._align != align:
+            self._add(_EMR_SETTEXTALIGN, struct.pack("<I", align | _TA_BASELINE))
+            self._align = align
+        n = len(text)
+        chars = text.encode("utf-16-le")
+        chars += b"\0" * (-len(chars) % 4)
+        # the advances in logical units, rounded so that their sum stays that of the exact widths
+        dx, edge, acc = [], 0, 0.0
+        for a in advances_mm:
+            acc += a * _U
+            dx.append(round(acc) - edge)
+            edge += dx[-1]
+        off_string = 76
+        off_dx = off_string + len(chars)
+        self._add(_EMR_EXTTEXTOUTW, b"".join((
+            struct.pack("<4i", 0, 0, -1, -1),  # bounds: not used
+            struct.pack("<Iff", 1, 1.0, 1.0),  # GM_COMPATIBLE, page units are 0.01 mm
+            struct.pack("<2iIII", _u(x_mm), _u(y_mm), n, off_string, 0),
+            struct.pack("<4i", 0, 0, -1, -1),  # no clipping rectangle
+            struct.pack("<I", off_dx),
+            chars,
+            struct.pack(f"<{n}i", *dx),
+        )))
+
+    def tobytes(self) -> bytes:
+        w, h = _u(self.width_mm), _u(self.height_mm)
+        eof = struct.pack("<5I", _EMR_EOF, 20, 0, 16, 20)
+        body = b"".join(self.records) + eof
+        header_size = 108
+        header = struct.pack(
+            "<II4i4iIIIIHHIIIiiiiIIIii",
+            _EMR_HEADER, header_size,
+            0, 0, w - 1, h - 1,  # bounds, device units (= logical units here)
+            0, 0, w - 1, h - 1,  # frame, 0.01 mm
+            0x464D4520, 0x10000,  # " EMF", version
+            header_size + len(body), len(self.records) + 2,
+            self.handles + 1, 0,  # handle table size (index 0 is reserved), reserved
+            0, 0, 0,  # no description, no palette
+            w, h, round(self.width_mm), round(self.height_mm),  # reference device: 100 px per mm
+            0, 0, 0,  # no pixel format, not OpenGL
+            round(self.width_mm * 1000), round(self.height_mm * 1000),  # micrometres
         )
-    return ImageFont.truetype(path, size_px)
+        return header + body
 
 
-# --------------------------------------------------------------------------- drawing
-
-
-_POSTERIZE_16 = [min(255, round(v / 17) * 17) for v in range(256)]
-
-
-class _Canvas:
-    """Drawing in millimetres on a supersampled greyscale image."""
-
-    def __init__(self, width_mm: float, height_mm: float, dpi: int):
-        self.px_w = max(1, round(width_mm / 25.4 * dpi))
-        self.px_h = max(1, round(height_mm / 25.4 * dpi))
-        self.ss = 3 if dpi <= 400 else 2
-        self.ppm = dpi / 25.4 * self.ss  # supersampled pixels per mm
-        self.img = Image.new("L", (self.px_w * self.ss, self.px_h * self.ss), 255)
-        self.draw = ImageDraw.Draw(self.img)
-
-    def p(self, x_mm: float, y_mm: float) -> tuple[float, float]:
-        return x_mm * self.ppm, y_mm * self.ppm
-
-    def w(self, mm: float) -> int:
-        return max(1, round(mm * self.ppm))
-
-    def font(self, pt: float, bold: bool = False):
-        return _font(max(1, round(pt * 25.4 / 72 * self.ppm)), bold)
-
-    def text_size_mm(self, text: str, font) -> tuple[float, float]:
-        l, t, r, b = self.draw.textbbox((0, 0), text, font=font, anchor="mm")
-        return (r - l) / self.ppm, (b - t) / self.ppm
-
-    def text(self, x_mm: float, y_mm: float, text: str, font, anchor: str = "mm") -> None:
-        self.draw.text(self.p(x_mm, y_mm), text, font=font, fill=0, anchor=anchor)
-
-    def rotated_text(self, x_mm: float, y_mm: float, text: str, font, angle_deg: float) -> None:
-        """Text centred at (x, y), rotated counter-clockwise by angle_deg."""
-        l, t, r, b = self.draw.textbbox((0, 0), text, font=font, anchor="mm")
-        pad = 2
-        mask = Image.new("L", (r - l + 2 * pad, b - t + 2 * pad), 0)
-        ImageDraw.Draw(mask).text((pad - l, pad - t), text, font=font, fill=255, anchor="mm")
-        mask = mask.rotate(angle_deg, resample=Image.BICUBIC, expand=True, fillcolor=0)
-        cx, cy = self.p(x_mm, y_mm)
-        self.img.paste(0, (round(cx - mask.width / 2), round(cy - mask.height / 2)), mask)
-
-    def png(self, dpi: int) -> bytes:
-        # the canvas is an exact multiple of the output: a box filter averages each ss×ss block,
-        # which is the antialiasing we want and several times cheaper than LANCZOS
-        out = self.img.reduce(self.ss)
-        if out.size != (self.px_w, self.px_h):
-            out = out.resize((self.px_w, self.px_h), Image.BOX)
-        # 16 grey levels are plenty for antialiased line art and halve the PNG size
-        out = out.point(_POSTERIZE_16)
-        buf = io.BytesIO()
-        out.save(buf, format="PNG", compress_level=6, dpi=(dpi, dpi))
-        return buf.getvalue()
+# --------------------------------------------------------------------------- label placement
 
 
 def _unit(dx: float, dy: float) -> tuple[float, float]:
@@ -422,6 +454,34 @@ class _Placer:
         return best
 
 
+# --------------------------------------------------------------------------- drawing
+
+
+class _Label:
+    """A line of text: its size for placement and how to set it centred on a point."""
+
+    def __init__(self, text: str, pt: float, bold: bool = False):
+        self.text, self.bold = text, bold
+        self.size_mm = _pt_to_mm(pt)
+        self.advances, self.top, self.bottom = _metrics.text(text, self.size_mm, bold)
+        self.width = sum(self.advances)
+        self.height = self.bottom - self.top
+
+    def draw(self, emf: _Emf, cx: float, cy: float, angle_deg: float = 0.0) -> None:
+        """Centred on (cx, cy): the ink's vertical middle and the advance's horizontal middle,
+        rotated counter-clockwise by angle_deg around that centre."""
+        drop = -(self.top + self.bottom) / 2  # from the ink's middle down to the baseline
+        a = math.radians(angle_deg)
+        # the text's "down" is (sin a, cos a) on a page whose y axis points down
+        emf.text(cx + drop * math.sin(a), cy + drop * math.cos(a), self.text, self.size_mm,
+                 self.bold, self.advances, angle_deg)
+
+    def draw_left(self, emf: _Emf, x: float, cy: float) -> None:
+        """Starting at x, vertically centred on cy."""
+        drop = -(self.top + self.bottom) / 2
+        emf.text(x, cy + drop, self.text, self.size_mm, self.bold, self.advances, align=_TA_LEFT)
+
+
 def _nice_step(min_mm: float, mm_per_m: float) -> float:
     """Smallest 1-2-5 x 10^k metres whose length on paper is >= min_mm."""
     target_m = min_mm / mm_per_m
@@ -438,17 +498,17 @@ def _fmt_metres(v: float) -> str:
     return f"{v:.0f}" if v >= 1 else f"{v:g}".replace(".", ",")
 
 
-def _draw_north_arrow(c: _Canvas, width_mm: float, letter: str) -> None:
+def _draw_north_arrow(emf: _Emf, width_mm: float, letter: str) -> None:
     xc = width_mm - MARGIN_SIDE_MM / 2
     top, head, notch, bottom = 9.0, 15.0, 13.5, 22.0
     half = 2.2
-    c.text(xc, 5.5, letter, c.font(11, bold=True))
-    c.draw.polygon([c.p(xc, top), c.p(xc - half, head), c.p(xc, notch)], fill=0, outline=0)
-    c.draw.line([c.p(xc, top), c.p(xc + half, head), c.p(xc, notch)], fill=0, width=c.w(0.2), joint="curve")
-    c.draw.line([c.p(xc, notch), c.p(xc, bottom)], fill=0, width=c.w(0.3))
+    _Label(letter, 11, bold=True).draw(emf, xc, 5.5)
+    emf.polygon([(xc, top), (xc - half, head), (xc, notch)], 0.1, fill=_BLACK_BRUSH)
+    emf.polyline([(xc, top), (xc + half, head), (xc, notch)], 0.2)
+    emf.polyline([(xc, notch), (xc, bottom)], 0.3)
 
 
-def _draw_scale_bar(c: _Canvas, width_mm: float, height_mm: float, scale: int, texts: dict) -> None:
+def _draw_scale_bar(emf: _Emf, width_mm: float, height_mm: float, scale: int, texts: dict) -> None:
     mm_per_m = 1000.0 / scale
     step_m = _nice_step(8.0, mm_per_m)
     step_mm = step_m * mm_per_m
@@ -458,18 +518,16 @@ def _draw_scale_bar(c: _Canvas, width_mm: float, height_mm: float, scale: int, t
     x0 = (width_mm - bar_mm) / 2
     y_top = height_mm - MARGIN_BOTTOM_MM + 7.0
     bar_h = 1.2
-    line_w = c.w(0.2)
-    label_font = c.font(7)
     for i in range(nseg):
         xa, xb = x0 + i * step_mm, x0 + (i + 1) * step_mm
-        box = [c.p(xa, y_top), c.p(xb, y_top + bar_h)]
-        c.draw.rectangle(box, fill=0 if i % 2 == 0 else 255, outline=0, width=line_w)
+        emf.rectangle(xa, y_top, xb, y_top + bar_h, 0.2, _BLACK_BRUSH if i % 2 == 0 else _WHITE_BRUSH)
     for i in range(nseg + 1):
         x = x0 + i * step_mm
-        c.draw.line([c.p(x, y_top - 0.9), c.p(x, y_top + bar_h)], fill=0, width=line_w)
-        c.text(x, y_top - 1.3, _fmt_metres(i * step_m), label_font, anchor="md")
-    c.text(x0 + bar_mm + 1.5, y_top + bar_h / 2, texts["metre"], label_font, anchor="lm")
-    c.text(width_mm / 2, y_top + bar_h + 5.0, f"{texts['scale']} {_format_scale(scale)}", c.font(9), anchor="mm")
+        emf.polyline([(x, y_top - 0.9), (x, y_top + bar_h)], 0.2)
+        label = _Label(_fmt_metres(i * step_m), 7)
+        label.draw(emf, x, y_top - 1.3 - label.height / 2)  # the ink's bottom 1.3 mm above the bar
+    _Label(texts["metre"], 7).draw_left(emf, x0 + bar_mm + 1.5, y_top + bar_h / 2)
+    _Label(f"{texts['scale']} {_format_scale(scale)}", 9).draw(emf, width_mm / 2, y_top + bar_h + 5.0)
 
 
 def draw_plan(
@@ -479,17 +537,16 @@ def draw_plan(
     language: str = "ru",
     width_mm: float = 120,
     height_mm: float = 100,
-    dpi: int = 300,
 ) -> PlanImage:
     """Draw the plot plan: outline, turning points with names, side lengths, north arrow,
     scale bar and numeric scale.  ``scale`` is the denominator (1000 for 1:1000); when
     omitted the smallest standard scale that fits is chosen."""
     if language not in _TEXTS:
         raise ValueError(f"language must be one of {sorted(_TEXTS)}, got {language!r}")
-    if dpi < 50 or dpi > 1200:
-        raise ValueError(f"dpi must be within 50..1200, got {dpi}")
+    if not (0 < width_mm <= MAX_SHEET_MM and 0 < height_mm <= MAX_SHEET_MM):
+        raise ValueError(f"plan sheet must be at most {MAX_SHEET_MM:.0f} mm a side, got {width_mm}x{height_mm}")
     texts = _TEXTS[language]
-    pts = _normalize(points)
+    pts = normalize_points(points)
     area = _plot_area_mm(width_mm, height_mm)
     if scale is None:
         scale = choose_scale(pts, width_mm, height_mm)
@@ -506,7 +563,7 @@ def draw_plan(
                 f"or let it be chosen"
             )
 
-    c = _Canvas(width_mm, height_mm, dpi)
+    emf = _Emf(width_mm, height_mm)
     k = 1000.0 / scale  # mm per metre
     xs = [p[1] for p in pts]
     ys = [p[2] for p in pts]
@@ -527,7 +584,7 @@ def draw_plan(
         outward.append(_unit(orient * (b[1] - a[1]), -orient * (b[0] - a[0])))
 
     # outline
-    c.draw.line([c.p(*q) for q in page + page[:1]], fill=0, width=c.w(0.45), joint="curve")
+    emf.polygon(page, 0.45)
 
     # Labels are placed greedily, names first, each at the first candidate position
     # that collides with nothing drawn (outline, point circles, labels placed so far,
@@ -543,7 +600,6 @@ def draw_plan(
     placer.add_box(_quad((width_mm / 2, height_mm - 8.5), (1.0, 0.0), width_mm / 2, 8.5))  # scale band
 
     # turning point names, preferably along the outward bisector
-    name_font = c.font(8)
     for i, (name, _, _) in enumerate(pts):
         vx, vy = page[i]
         nx, ny = outward[i - 1][0] + outward[i][0], outward[i - 1][1] + outward[i][1]
@@ -551,7 +607,8 @@ def draw_plan(
         if bx == 0 and by == 0:  # spike: the sides double back, go along the incoming side
             a = page[i - 1]
             bx, by = _unit(vx - a[0], vy - a[1])
-        tw, th = c.text_size_mm(name, name_font)
+        label = _Label(name, 8)
+        tw, th = label.width, label.height
         cands = []
         for extra in (0.0, 1.2, 2.6):
             for turn in _NAME_TURNS:
@@ -562,14 +619,13 @@ def draw_plan(
                 centre = (vx + dx * dist, vy + dy * dist)
                 cands.append((centre, _quad(centre, (1.0, 0.0), tw / 2, th / 2)))
         centre, _ = placer.place(cands)
-        c.text(centre[0], centre[1], name, name_font)
+        label.draw(emf, *centre)
 
     # side lengths, parallel to the side, preferably outside at its midpoint
-    len_font = c.font(7)
     for i, (_, _, metres) in enumerate(segment_lengths(pts)):
         a, b = page[i], page[(i + 1) % n]
-        text = format_length(metres)
-        tw, th = c.text_size_mm(text, len_font)
+        label = _Label(format_length(metres), 7)
+        tw, th = label.width, label.height
         angle = math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0]))
         if angle > 90:
             angle -= 180
@@ -587,13 +643,12 @@ def draw_plan(
                     centre = (a[0] + (b[0] - a[0]) * frac + ox * d, a[1] + (b[1] - a[1]) * frac + oy * d)
                     cands.append((centre, _quad(centre, along, tw / 2, th / 2)))
         centre, _ = placer.place(cands)
-        c.rotated_text(centre[0], centre[1], text, len_font, angle)
+        label.draw(emf, centre[0], centre[1], angle)
 
+    # turning points over the outline's corners
     for vx, vy in page:
-        c.draw.ellipse(
-            [c.p(vx - r_mm, vy - r_mm), c.p(vx + r_mm, vy + r_mm)], fill=255, outline=0, width=c.w(0.2)
-        )
+        emf.ellipse(vx, vy, r_mm, 0.2, _WHITE_BRUSH)
 
-    _draw_north_arrow(c, width_mm, texts["north"])
-    _draw_scale_bar(c, width_mm, height_mm, scale, texts)
-    return PlanImage(png=c.png(dpi), width_mm=float(width_mm), height_mm=float(height_mm), scale=scale)
+    _draw_north_arrow(emf, width_mm, texts["north"])
+    _draw_scale_bar(emf, width_mm, height_mm, scale, texts)
+    return PlanImage(data=emf.tobytes(), width_mm=float(width_mm), height_mm=float(height_mm), scale=scale)

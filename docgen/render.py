@@ -9,19 +9,12 @@ import dataclasses
 import datetime as dt
 import io
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from docx.shared import Mm
-from docxtpl import DocxTemplate, InlineImage
-from jinja2 import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
-from docgen import qr
-from docgen.errors import DocgenError, RenderFailed
+from docgen import docxpkg, qr
+from docgen.errors import DocgenError
 from docgen.model import Language
 from docgen.templates import Template, TemplateStore, packaged_templates_dir
 from docgen.views import build_view, footer_context
@@ -30,6 +23,7 @@ from kazakhstan.dates import today_in
 __all__ = ["Rendered", "Renderer", "fill", "compose"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+QR_WIDTH_MM = qr.PRINT_WIDTH_MM
 
 
 @dataclass(frozen=True)
@@ -49,78 +43,41 @@ class Rendered:
     timings_ms: dict = field(default_factory=dict, compare=False)
 
 
-class _CachingEnvironment(SandboxedEnvironment):
-    """docxtpl compiles the whole document XML with `from_string` on every render; the XML of one
-    template is the same each time, so keep the compiled template (docxtpl issue #110).
-
-    Sandboxed, with autoescape: request data are values, never template code."""
-
-    def __init__(self):
-        super().__init__(autoescape=True)
-        self._compiled: dict[str, object] = {}
-        self._lock = threading.Lock()
-
-    def from_string(self, source, globals=None, template_class=None):  # noqa: A002 - jinja's name
-        if globals is not None or template_class is not None:
-            return super().from_string(source, globals, template_class)
-        t = self._compiled.get(source)
-        if t is None:
-            t = super().from_string(source)
-            with self._lock:
-                if len(self._compiled) > 256:
-                    self._compiled.clear()
-                self._compiled[source] = t
-        return t
-
-
-@lru_cache(maxsize=1)
-def _env() -> _CachingEnvironment:
-    return _CachingEnvironment()
-
-
-class _Tpl(DocxTemplate):
-    """docxtpl with its regex patching of the XML memoised per template part."""
-
-    _patched: dict[str, str] = {}
-
-    def patch_xml(self, src_xml):
-        out = self._patched.get(src_xml)
-        if out is None:
-            out = super().patch_xml(src_xml)
-            if len(self._patched) > 256:
-                self._patched.clear()
-            self._patched[src_xml] = out
-        return out
-
-
 def fill(template: Template, context: dict, images: dict, qr_png: bytes, *, title: str = "") -> bytes:
-    """Fill one language's template; returns DOCX bytes."""
-    tpl = _Tpl(io.BytesIO(template.data))
+    """Fill one language's template; returns DOCX bytes.
+
+    The template is prepared once per process (`docgen.docxpkg`: docxtpl's Jinja dialect compiled
+    by a sandboxed, autoescaping environment; unchanged parts kept compressed); ``images`` maps
+    placeholders to `docgen.views.Image` (PNG or EMF), the QR code goes to ``{{ qr }}``."""
+    what = f"template {template.lang}/{template.doc_type} {template.version}"
+    prepared = docxpkg.prepared((template.doc_type, template.lang, template.sha256), template.data, what)
     ctx = dict(context)
-    ctx["qr"] = InlineImage(tpl, io.BytesIO(qr_png), width=Mm(22))
+    ctx["qr"] = docxpkg.Picture(qr_png, "png", QR_WIDTH_MM)
     for name, img in images.items():
-        ctx[name] = InlineImage(tpl, io.BytesIO(img.png), width=Mm(img.width_mm))
-    try:
-        tpl.render(ctx, jinja_env=_env(), autoescape=True)
-    except TemplateError as e:
-        raise RenderFailed(f"template {template.lang}/{template.doc_type} {template.version}: {e}") from e
-    props = tpl.docx.core_properties
-    props.title = title
-    props.subject = f"qujat {template.doc_type}"
-    props.keywords = f"template {template.lang}/{template.doc_type} v{template.version} sha256:{template.sha256}"
-    props.created = props.modified = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    out = io.BytesIO()
-    tpl.save(out)
-    return out.getvalue()
+        ctx[name] = docxpkg.Picture(img.data, img.format, img.width_mm, img.height_mm)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return docxpkg.fill(prepared, ctx, what=what, properties={
+        "title": title,
+        "subject": f"qujat {template.doc_type}",
+        "keywords": f"template {template.lang}/{template.doc_type} v{template.version} sha256:{template.sha256}",
+        "created": now,
+        "modified": now,
+    })
 
 
-def compose(parts: list[bytes]) -> bytes:
-    """Join language versions into one DOCX, each starting on a new page (docxcompose).
+def compose(parts: list[bytes], *, fast: bool = True) -> bytes:
+    """Join language versions into one DOCX, each starting on a new page.
 
-    The first part's footer serves the whole file, which is why the footer of a kk+ru document
-    speaks both languages."""
+    The first part's styles, section and footer serve the whole file, which is why the footer of
+    a kk+ru document speaks both languages. Parts filled from our templates are joined at the
+    level of the zip (`docgen.docxpkg.compose`); anything that does not handle (numbering,
+    footnotes, several sections …), or everything when ``fast`` is false, goes through
+    docxcompose."""
     if len(parts) == 1:
         return parts[0]
+    joined = docxpkg.compose(parts) if fast else None
+    if joined is not None:
+        return joined
     from docx import Document
     from docx.enum.text import WD_BREAK
     from docxcompose.composer import Composer

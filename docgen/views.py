@@ -1,8 +1,8 @@
 """View models: a validated request → ready strings for one language's template.
 
 Templates only place values (style.md, "Templates"); every date, number, sum in words, label and
-choice between phrasings is made here. Images (QR, plot plan) are returned as PNG bytes with their
-print width; the renderer turns them into docxtpl InlineImages.
+choice between phrasings is made here. The plot plan is returned as picture bytes (EMF) with its
+printed size; the renderer places it (and the QR code) in the document.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from docgen import fmt, plan as plan_drawing
+from docgen import fmt, geometry, plan as plan_drawing
 from docgen.model import (
     AddressCertificateData,
     AddressOperation,
@@ -35,8 +35,10 @@ __all__ = ["Image", "View", "build_view", "labels", "footer_context"]
 
 @dataclass(frozen=True)
 class Image:
-    png: bytes
-    width_mm: float
+    data: bytes
+    width_mm: float  # printed size
+    height_mm: float
+    format: str  # "png" or "emf"
 
 
 @dataclass
@@ -155,14 +157,14 @@ def _land_right_act(d: LandRightActData, lang: str, issued_on: dt.date) -> View:
         "scale": f"1:{drawing.scale}",
         "points": [{"name": n, "x": fmt.decimal(x, lang, 2), "y": fmt.decimal(y, lang, 2)} for n, x, y in pts],
         "segments": [
-            {"from": a, "to": b, "length": fmt.metres(m, lang)} for a, b, m in plan_drawing.segment_lengths(pts)
+            {"from": a, "to": b, "length": fmt.metres(m, lang)} for a, b, m in geometry.segment_lengths(pts)
         ],
         "adjacent": [{"from": a.from_, "to": a.to, "description": a.description[lang]} for a in d.plan.adjacent],
         "computed_area_ha": fmt.area_ha(d.plan.area_ha, lang),
         "issuer_name": _org_name(d.issuer, lang),
         **_signer(d.signer, lang),
     }
-    return View(ctx, {"plan": Image(drawing.png, drawing.width_mm)})
+    return View(ctx, {"plan": Image(drawing.data, drawing.width_mm, drawing.height_mm, drawing.format)})
 
 
 def _cadastral_information(d: CadastralInformationData, lang: str, issued_on: dt.date) -> View:
