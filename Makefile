@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # with --system-site-packages so that `import uno` works inside it.
 SYSPY ?= /usr/bin/python3
 APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation2 fonts-dejavu-core \
-	poppler-utils zbar-tools softhsm2 opensc -fonts-liberation
+	poppler-utils zbar-tools softhsm2 opensc postgresql -fonts-liberation
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 
 .PHONY: run test bench deps venv clean

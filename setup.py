@@ -5,5 +5,5 @@ folder has another name, so the mapping is added here."""
 from setuptools import setup
 from setuptools.discovery import PackageFinder
 
-PACKAGES = PackageFinder.find(include=["kazakhstan*", "docgen*", "signing*", "qujat*"])
+PACKAGES = PackageFinder.find(include=["kazakhstan*", "docgen*", "signing*", "store*", "qujat*"])
 setup(packages=[*PACKAGES, "qujat_templates"], package_dir={"qujat_templates": "templates"})

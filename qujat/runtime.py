@@ -9,7 +9,7 @@ Every shell — the CLI, (later) the web app's lifespan and the job worker — d
 
 `open_runtime` builds, from one frozen `Settings`: the template set, the LibreOffice converter
 pool (sized by the CPUs this process may use, bounded queue wait), the signing key, the trust
-anchors and (from the service issue on) the store; it closes them in reverse order when the block
+anchors and the records store (`store.Store`); it closes them in reverse order when the block
 ends, also on error. Nothing here is kept at module level: two runtimes in one process (tests) are
 independent.
 """
@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docgen.convert import ConverterPool
 from docgen.render import Renderer
@@ -28,6 +28,9 @@ from docgen.request import parse_request
 from docgen.templates import TemplateStore, packaged_templates_dir
 from qujat.settings import Settings
 from signing.netfetch import FetchPolicy
+
+if TYPE_CHECKING:
+    from store import Store
 
 __all__ = ["Runtime", "open_runtime", "utc_now"]
 
@@ -48,6 +51,7 @@ class Runtime:
     signer: Any | None                 # a pyHanko Signer (signing.keys), None if not asked for
     trust_anchors: tuple[Path, ...]    # CA certificates a verification trusts
     clock: Callable[[], dt.datetime]
+    store: Store | None = None         # the records store, None if not asked for
 
     @property
     def fetch_policy(self) -> FetchPolicy:
@@ -69,12 +73,15 @@ class Runtime:
 
 @contextlib.contextmanager
 def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False,
+                 store: bool = False,
                  clock: Callable[[], dt.datetime] = utc_now) -> Iterator[Runtime]:
     """Build the process's parts from ``settings``; close them when the block ends.
 
     ``convert``: start the LibreOffice pool (``settings.pool_size`` warm workers).
     ``sign``: load the signing key — the configured PKCS#12, or the dev PKI's signer (the dev PKI
     is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra).
+    ``store``: open the records store at ``settings.effective_database_url`` (migrated to the
+    newest schema), blobs in ``settings.data_dir / "blobs"``.
     """
     with contextlib.ExitStack() as stack:
         templates = TemplateStore(settings.templates_dir or packaged_templates_dir())
@@ -90,13 +97,19 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
         if sign:
             signer, dev_anchors = _signer(settings, stack)
             anchors = anchors or dev_anchors
+        records = None
+        if store:
+            from store import Store
+
+            records = stack.enter_context(Store.open(
+                settings.effective_database_url, settings.data_dir / "blobs", clock=clock))
 
         renderer = Renderer(templates=templates, converter=converter,
                             base_url=settings.public_base_url,
                             today=lambda: settings.today(clock()))
         yield Runtime(settings=settings, templates=templates, renderer=renderer,
                       converter=converter, signer=signer, trust_anchors=tuple(anchors),
-                      clock=clock)
+                      clock=clock, store=records)
 
 
 def _signer(settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, tuple[Path, ...]]:

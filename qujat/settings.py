@@ -1,13 +1,14 @@
 """The process's configuration: read from the environment once, frozen, validated.
 
 Every knob of a qujat process is here and nowhere else; the composition root
-(`qujat.runtime.open_runtime`) builds the converter pool, templates, signing key and (later) the
-store from one `Settings`. Secrets are never held: a signing key's password is named by a file
-path, and `repr()` shows paths only.
+(`qujat.runtime.open_runtime`) builds the converter pool, templates, signing key and the store
+from one `Settings`. Secrets are never held: a signing key's password is named by a file path, and
+`repr()` shows paths only (DATABASE_URL may carry a database password: it is left out of `repr()`).
 
 | variable                      | default                       | meaning                                    |
 |-------------------------------|-------------------------------|--------------------------------------------|
 | QUJAT_DATA_DIR                | data                          | records, blobs, the dev PKI                |
+| DATABASE_URL                  | <data dir>/qujat.sqlite3      | the store: SQLite, or postgresql://…       |
 | QUJAT_PUBLIC_BASE_URL         | http://127.0.0.1:8000         | base of the verification URL in the QR     |
 | QUJAT_TEMPLATES_DIR           | (the packaged templates)      | folder with manifest.yaml, kk/, ru/        |
 | QUJAT_TIMEZONE                | Asia/Almaty                   | whose calendar "today" is                  |
@@ -85,6 +86,7 @@ class Settings:
     verify_online: bool = False
     fetch_allow_private: bool = False
     fetch_time_budget: float = 10.0
+    database_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -98,6 +100,9 @@ class Settings:
             raise SettingsError(f"QUJAT_TIMEZONE: unknown time zone {self.timezone!r}") from None
         if self.pool_size < 1:
             raise SettingsError("QUJAT_POOL_SIZE: must be at least 1")
+        if self.database_url is not None and urlsplit(self.database_url).scheme.split("+")[0] not in (
+                "sqlite", "postgresql", "postgres"):
+            raise SettingsError("DATABASE_URL: expected sqlite:///… or postgresql://…")
         if (self.signer_pkcs12 is None) != (self.signer_password_file is None):
             raise SettingsError(
                 "QUJAT_SIGNER_PKCS12 and QUJAT_SIGNER_PASSWORD_FILE are set together or not at all")
@@ -114,6 +119,11 @@ class Settings:
     @property
     def dev_pki_dir(self) -> Path:
         return self.data_dir / "pki"
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded default: SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'qujat.sqlite3'}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -151,4 +161,6 @@ class Settings:
             kw["verify_online"] = _bool("QUJAT_VERIFY_ONLINE", v)
         if (v := get("QUJAT_FETCH_ALLOW_PRIVATE")) is not None:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
+        if (v := get("DATABASE_URL")) is not None:
+            kw["database_url"] = v
         return cls(**kw)

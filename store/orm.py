@@ -1,0 +1,157 @@
+"""The tables, as typed SQLAlchemy 2 ORM classes. The schema itself is made by the Alembic
+migrations in `store/migrations`; a test checks that these classes and the migrated database
+agree (alembic's autogenerate comparison finds nothing to do).
+
+Portable types: UUIDs are native on PostgreSQL and 32 hex characters on SQLite; JSON is JSONB on
+PostgreSQL; datetimes are `timestamptz` on PostgreSQL and UTC text on SQLite, always handed out
+aware in UTC; enumerations are strings with a CHECK constraint.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Integer,
+                        MetaData, String, Text, UniqueConstraint, Uuid)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "RecordRow", "VersionRow", "AuditRow", "ApiKeyRow", "IdempotencyRow",
+           "STATUSES", "IDEMPOTENCY_STATES"]
+
+STATUSES = ("awaiting_signature", "valid", "annulled", "superseded")
+IDEMPOTENCY_STATES = ("in_flight", "done")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend (a naive one is refused)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the store keeps aware UTC times only")
+        value = value.astimezone(dt.timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        uuid.UUID: Uuid(),
+        dict[str, Any]: JsonType,
+        list[Any]: JsonType,
+    }
+
+
+class RecordRow(Base):
+    """One issued document. ``token`` is stored as given; ``token_key`` (lower case, no '-') is
+    what a case-insensitive lookup searches. ``external_id`` is unique per client."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("client_id", "external_id"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint("current_version >= 1", name="current_version"),
+        CheckConstraint("status <> 'annulled' OR (annulled_at IS NOT NULL AND annulled_reason IS NOT NULL)",
+                        name="annulled"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(128), unique=True)
+    token_key: Mapped[str] = mapped_column(String(128), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(32))
+    annulled_reason: Mapped[str | None] = mapped_column(Text)
+    annulled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    current_version: Mapped[int]
+
+
+class VersionRow(Base):
+    """Version ``number`` (1..n) of a record. Never deleted: no code path does, and a trigger
+    refuses DELETE (and the record cannot go while it has versions)."""
+
+    __tablename__ = "versions"
+    __table_args__ = (CheckConstraint("number >= 1", name="number"),)
+
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    templates: Mapped[dict[str, Any]]        # {"kk": {"version": …, "sha256": …}, …}
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    docx_sha256: Mapped[str] = mapped_column(String(64))
+    signatures: Mapped[list[Any]]            # [{"signer": …, "time": ISO 8601}, …]
+    created_at: Mapped[dt.datetime]
+
+
+class AuditRow(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE (and TRUNCATE on PostgreSQL)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("records.id"), index=True)
+    details: Mapped[dict[str, Any]]
+
+
+class ApiKeyRow(Base):
+    """An API key: its SHA-256 only, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[Any]]
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class IdempotencyRow(Base):
+    """An Idempotency-Key of a client: the request's fingerprint and, once done, its record."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (CheckConstraint(_in("state", IDEMPOTENCY_STATES), name="state"),)
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("records.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime]
