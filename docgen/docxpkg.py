@@ -42,7 +42,11 @@ from xml.sax.saxutils import escape as _xml_escape
 
 import docx.oxml.ns
 from docxtpl import DocxTemplate
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
+
+from docgen.errors import RenderFailed
 
 # Importing docxtpl imports docxcompose, whose utils module maps the prefix "cp" in python-docx's
 # global namespace table to the custom-properties namespace. python-docx then reads and writes the
@@ -301,24 +305,11 @@ class PreparedTemplate:
     core_name: str | None
     core: bytes | None
     core_templated: dict = field(default_factory=dict)  # core property -> compiled template
-    body_xmlns: str = ""  # the namespace declarations on <w:body ...>
-    styles_ids: frozenset = frozenset()
 
 
-_env_lock = threading.Lock()
-_env_instance = None
-
-
-def jinja_env():
-    """One sandboxed, autoescaping environment (templates are compiled once, at prepare)."""
-    global _env_instance
-    if _env_instance is None:
-        with _env_lock:
-            if _env_instance is None:
-                from jinja2.sandbox import SandboxedEnvironment
-
-                _env_instance = SandboxedEnvironment(autoescape=True)
-    return _env_instance
+#: Sandboxed and autoescaping: request data are values, never template code. Templates are
+#: compiled with it once, when prepared.
+JINJA_ENV = SandboxedEnvironment(autoescape=True)
 
 
 def _patched(xml: str) -> str:
@@ -328,13 +319,9 @@ def _patched(xml: str) -> str:
 
 
 def _compile(xml: str, what: str):
-    from jinja2 import TemplateError
-
     try:
-        return jinja_env().from_string(_patched(xml))
+        return JINJA_ENV.from_string(_patched(xml))
     except TemplateError as e:
-        from docgen.errors import RenderFailed
-
         raise RenderFailed(f"{what}: {e}") from e
 
 
@@ -355,7 +342,6 @@ def prepare(data: bytes, what: str = "template") -> PreparedTemplate:
     root.replace(body, marker)
     whole = etree.tostring(root, encoding="unicode")
     head, tail = whole.split("<qujat-body-marker/>")
-    body_open = body_xml[: body_xml.index(">") + 1]
     document = _XmlPart(main, XML_DECLARATION + head, tail, _compile(body_xml, f"{what} body"),
                         bool(_TC_TAGS.search(body_xml)), doc_rels, doc_rels_xml)
 
@@ -377,11 +363,9 @@ def prepare(data: bytes, what: str = "template") -> PreparedTemplate:
         for el in etree.fromstring(core):
             local = etree.QName(el).localname
             if local in _CORE_RENDERED and el.text and ("{{" in el.text or "{%" in el.text):
-                core_templated[local] = jinja_env().from_string(el.text)
-    styles = next((_resolve(main, r.target) for r in doc_rels if r.type == _RT + "styles"), None)
-    style_ids = frozenset(re.findall(r'<w:style\b[^>]*\bw:styleId="([^"]+)"', datas.get(styles, b"").decode("utf-8")))
+                core_templated[local] = JINJA_ENV.from_string(el.text)
     return PreparedTemplate(entries, document, others, datas["[Content_Types].xml"],
-                            core_name, core, core_templated, body_open, style_ids)
+                            core_name, core, core_templated)
 
 
 _prepared: "OrderedDict[tuple, PreparedTemplate]" = OrderedDict()
@@ -453,10 +437,6 @@ _LISTING_CHARS = ("\n", "\t", "\a", "\f")
 
 
 def _render_part(part: _XmlPart, session: _Session, context: dict, what: str) -> str:
-    from jinja2 import TemplateError
-
-    from docgen.errors import RenderFailed
-
     session.part = part
     try:
         xml = part.template.render(context)
@@ -476,8 +456,6 @@ def _check_xml(name: str, data: bytes, what: str) -> None:
     try:
         etree.fromstring(data)
     except etree.XMLSyntaxError as e:
-        from docgen.errors import RenderFailed
-
         raise RenderFailed(f"{what}: the filled {name} is not well-formed XML: {e}") from None
 
 
