@@ -236,7 +236,8 @@ def _image_size(data: bytes, fmt: str) -> tuple[int, int] | None:
 
 class Picture:
     """A picture for a template placeholder (``{{ plan }}``): PNG or EMF bytes printed
-    ``width_mm`` wide (height from the picture's aspect ratio unless given)."""
+    ``width_mm`` wide (height from the picture's aspect ratio unless given). Give it as a value
+    at the top level of the context: `fill` connects those to the document being filled."""
 
     def __init__(self, data: bytes, fmt: str, width_mm: float, height_mm: float | None = None):
         if fmt not in CONTENT_TYPES:
