@@ -21,6 +21,8 @@ __all__ = [
     "VerificationReport",
     "FetchOutcome",
     "FetchNote",
+    "TimestampKind",
+    "TimestampReport",
 ]
 
 
@@ -188,15 +190,67 @@ class FetchNote:
         return {"kind": self.kind, "url": self.url, "outcome": self.outcome.value, "reason": self.reason}
 
 
+class TimestampKind(_Parsable):
+    """A signature timestamp (an unsigned attribute of one signature's CMS) or a
+    document timestamp (a /DocTimeStamp revision covering the file up to it)."""
+
+    SIGNATURE = "signature"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True)
+class TimestampReport:
+    """One RFC 3161 timestamp found in the document, validated on its own.
+
+    ``field``: the signature it belongs to (kind signature) or its own field (kind
+    document). ``time``: its genTime, None when unreadable. ``tsa``: the subject of the
+    TSA certificate, "" when there is none. ``used``: this timestamp is relied on — the
+    validation moment of its signature (the earliest valid one) or, for a document
+    timestamp, the proof that makes the earlier signatures B-LTA. ``reason`` says why
+    it did not pass ("" when it passed); it is the verifier's wording, never the text
+    of an exception.
+    """
+
+    kind: TimestampKind
+    field: str
+    time: datetime | None
+    tsa: str
+    indication: Indication
+    sub_indication: SubIndication | None = None
+    reason: str = ""
+    used: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "field": self.field,
+            "time": _iso(self.time),
+            "tsa": self.tsa,
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "reason": self.reason,
+            "used": self.used,
+        }
+
+
 @dataclass(frozen=True)
 class VerificationReport:
     """Outcome for a whole PDF: TOTAL_PASSED only if every signature passed and one exists.
 
     ``fetches`` lists the revocation downloads of an online verification (empty offline).
+    ``timestamps`` lists every signature and document timestamp with its own result. A
+    timestamp that fails proves nothing: it is ignored when another timestamp of the
+    same signature validates; a signature whose timestamps all fail is INDETERMINATE /
+    NO_POE; a document timestamp that fails only withholds the B-LTA level.
     """
 
     signatures: tuple[SignatureReport, ...] = field(default_factory=tuple)
     fetches: tuple[FetchNote, ...] = field(default_factory=tuple)
+    timestamps: tuple[TimestampReport, ...] = field(default_factory=tuple)
 
     @property
     def indication(self) -> Indication:
@@ -213,6 +267,7 @@ class VerificationReport:
             "indication": self.indication.value,
             "signatures": [s.as_dict() for s in self.signatures],
             "fetches": [f.as_dict() for f in self.fetches],
+            "timestamps": [t.as_dict() for t in self.timestamps],
         }
 
     def to_json(self, **kwargs: Any) -> str:

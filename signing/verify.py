@@ -3,11 +3,18 @@
 pyHanko does the cryptography, path building, revocation and difference analysis;
 this module decides *when* to validate and turns pyHanko's status into the report:
 
-* Validation time. The signer certificate is validated at the signature timestamp
-  (when there is a valid one) or else at ``at``/now. So a certificate revoked after a
-  trustworthy timestamp still passes, and an expired NCA test key can be checked with
-  ``at`` inside its validity window. Revocation data issued later than that moment is
-  accepted (``retroactive_revinfo``): a later CRL still lists earlier revocations.
+* Validation time. The signer certificate is validated at the earliest signature
+  timestamp that validates on its own (``timestamps``: TSTInfo, imprint of this
+  signature, TSA signature, TSA chain to an anchor, timeStamping EKU) or else at
+  ``at``/now. So a certificate revoked after a trustworthy timestamp still passes, and
+  an expired NCA test key can be checked with ``at`` inside its validity window; a
+  token from any other TSA proves nothing. Revocation data issued later than that
+  moment is accepted (``retroactive_revinfo``): a later CRL still lists earlier
+  revocations. Every signature and document timestamp is listed in the report with
+  its own result; only a valid document timestamp makes the level B-LTA.
+* Key purpose. The signer certificate must be a document-signing certificate
+  (``keypurpose``: not a CA, nonRepudiation, an EKU that allows document signing),
+  also when it is itself a trust anchor, where pyHanko checks nothing.
 * Revocation data: the user's CRL files, the document's DSS (B-LT) and, when the
   fetch policy is enabled, OCSP answers and CRLs named in the certificates of a chain
   that ends at a trust anchor (see ``netfetch`` for what may be fetched). Offline (the
@@ -37,7 +44,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
-from asn1crypto import cms, tsp, x509
+from asn1crypto import x509
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
@@ -55,6 +62,7 @@ from pyhanko_certvalidator import ValidationContext
 from ._aio import run_sync
 from .certload import CertSource, CrlSource, cert_parses, load_certs, load_crls, parse_crl_der, parse_ocsp_der
 from .errors import NotAPdfError
+from .keypurpose import signer_problem
 from .model import (
     FetchNote,
     FetchOutcome,
@@ -67,6 +75,7 @@ from .model import (
 )
 from .netfetch import OFFLINE, Fetcher, FetchPolicy, revocation_sources
 from .ncacert import KZ_SIGNATURE_ALGORITHM_PREFIXES, is_gost_certificate, signer_fields
+from .timestamps import SignatureTimestamps, document_timestamps, signature_timestamps, tokens_hidden
 
 __all__ = ["verify_pdf", "parse_moment", "FetchPolicy"]
 
@@ -366,19 +375,6 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
     return tuple(gaps)
 
 
-def _tst_time(sig: EmbeddedPdfSignature) -> datetime | None:
-    """genTime of the signature timestamp token, if the CMS carries one."""
-    unsigned = sig.signer_info["unsigned_attrs"]
-    if not unsigned or unsigned.native is None:
-        return None
-    for attr in unsigned:
-        if attr["type"].native == "signature_time_stamp_token":
-            token: cms.ContentInfo = attr["values"][0]
-            content = token["content"]["encap_content_info"]["content"]
-            return tsp.TSTInfo.load(bytes(content))["gen_time"].native
-    return None
-
-
 def _context(
     anchors: list[x509.Certificate],
     revinfo: _Revinfo,
@@ -457,9 +453,12 @@ def _judge(
     tst_present: bool,
     tst_ok: bool,
     revocation_unknown: tuple[str, ...] = (),
+    key_purpose: str | None = None,
 ) -> tuple[Indication, SubIndication | None, list[str]]:
     """The decision table. ``revocation_unknown``: certificates of the path whose
-    revocation status an online verification could not establish."""
+    revocation status an online verification could not establish. ``key_purpose``:
+    why the signer certificate may not sign documents (``keypurpose``), checked before
+    trust because pyHanko does not check it for a certificate that is an anchor."""
     notes: list[str] = []
     if not status.intact:
         return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, ["signed bytes were changed"]
@@ -477,6 +476,8 @@ def _judge(
         # if any), so a revocation before it means the key was not usable: FAILED.
         when = status.revocation_details.revocation_date
         return Indication.TOTAL_FAILED, SubIndication.REVOKED, [f"certificate revoked on {when.isoformat()}"]
+    if key_purpose is not None:
+        return Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE, [key_purpose]
     if status.trust_problem_indic is not None:
         ind, sub = _sub_from_pyhanko(status.trust_problem_indic)
         return ind, sub, [f"certificate validation: {sub.value}"]
@@ -488,7 +489,7 @@ def _judge(
             + " (see the fetch notes; a CRL file may be given instead)"
         ]
     if tst_present and not tst_ok:
-        notes.append("signature timestamp is not valid or not trusted")
+        notes.append("no signature timestamp is valid and trusted (see the timestamps list)")
         return Indication.INDETERMINATE, SubIndication.NO_POE, notes
     return Indication.TOTAL_PASSED, None, notes
 
@@ -551,7 +552,10 @@ def _verify_one(
     trailing_ok: bool,
     sig_field_names: set[str],
     doc_ts_revisions: list[int],
+    stamps: SignatureTimestamps,
 ) -> SignatureReport:
+    """``doc_ts_revisions``: revisions of the document timestamps that validated;
+    ``stamps``: this signature's timestamps, validated (``timestamps``)."""
     name = sig.field_name
     if _uses_gost(sig):
         return _unsupported_report(
@@ -563,24 +567,13 @@ def _verify_one(
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             Indication.INDETERMINATE,
         )
+    tst_time = stamps.moment  # the earliest valid token; None when no token validates
+    tst_ok = tst_time is not None
+    moment = min(tst_time, at) if tst_ok else at
     try:
-        tst_time = _tst_time(sig)
-        moment = min(tst_time, at) if tst_time else at
-        ts_context = _context(anchors, revinfo, at, require_revocation)
-        status = run_sync(async_validate_pdf_signature(
-            sig,
-            signer_validation_context=_context(anchors, revinfo, moment, require_revocation),
-            ts_validation_context=ts_context,
-        ))
-        tst = status.timestamp_validity
-        tst_ok = tst is not None and tst.intact and tst.valid and tst.trusted
-        if tst_time and not tst_ok and moment != at:
-            # The timestamp proves nothing; judge the certificate at the validation time.
-            moment = at
+        with tokens_hidden(sig):  # validated above, one by one; pyHanko must not pick one
             status = run_sync(async_validate_pdf_signature(
-                sig,
-                signer_validation_context=_context(anchors, revinfo, at, require_revocation),
-                ts_validation_context=ts_context,
+                sig, signer_validation_context=_context(anchors, revinfo, moment, require_revocation),
             ))
     except Exception as exc:  # noqa: BLE001 - pyHanko raises many types for broken CMS
         log.info("signature %s could not be validated: %s", name, exc)
@@ -601,9 +594,10 @@ def _verify_one(
         covers=covers,
         modified=modified,
         revoked_by_anchor_crl=anchor_revoked_on is not None,
-        tst_present=tst_time is not None,
+        tst_present=stamps.present,
         tst_ok=tst_ok,
         revocation_unknown=_revocation_gaps(status, revinfo) if revinfo.online and status.trusted else (),
+        key_purpose=signer_problem(status.signing_cert),
     )
     revoked = status.revoked or anchor_revoked_on is not None
     return SignatureReport(
@@ -616,7 +610,7 @@ def _verify_one(
         trusted=bool(status.trusted) and not revoked,
         revoked=revoked,
         signing_time=status.signer_reported_dt,
-        timestamp_time=tst.timestamp if tst_ok else None,
+        timestamp_time=tst_time,
         level=_level(tst_ok, revinfo, any(r > sig.signed_revision for r in doc_ts_revisions)),
         signer=signer_fields(status.signing_cert),
         notes=tuple(notes),
@@ -666,16 +660,20 @@ def verify_pdf(
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         sigs = list(reader.embedded_regular_signatures)
-        doc_ts_revisions = [ts.signed_revision for ts in reader.embedded_timestamp_signatures]
+        doc_stamps = list(reader.embedded_timestamp_signatures)
         sig_field_names = {n for n, _, _ in enumerate_sig_fields(reader)}
     except Exception as exc:  # noqa: BLE001 - PdfError, ValueError, KeyError and worse from a broken file
         raise NotAPdfError(f"the PDF cannot be parsed: {exc}") from exc
-    if not sigs:
+    if not sigs and not doc_stamps:
         return VerificationReport(signatures=())
     anchors = load_certs(trust)
     fetcher = Fetcher(policy) if policy.enabled else None
     revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher)
     trailing_ok = not _trailing_uncovered(pdf)
+    ts_context = _context(anchors, revinfo, at, require_revocation)
+    sig_stamps = [signature_timestamps(sig, ts_context) for sig in sigs]
+    doc_results = document_timestamps(doc_stamps, ts_context, [sig.signed_revision for sig in sigs])
+    doc_ts_revisions = [revision for stamp, revision in doc_results if stamp.passed]
     reports = tuple(
         _safe_verify_one(
             sig,
@@ -686,7 +684,9 @@ def verify_pdf(
             require_revocation=require_revocation,
             sig_field_names=sig_field_names,
             doc_ts_revisions=doc_ts_revisions,
+            stamps=stamps,
         )
-        for sig in sigs
+        for sig, stamps in zip(sigs, sig_stamps)
     )
-    return VerificationReport(signatures=reports, fetches=revinfo.notes)
+    listed = (*(t for stamps in sig_stamps for t in stamps.reports), *(stamp for stamp, _ in doc_results))
+    return VerificationReport(signatures=reports, fetches=revinfo.notes, timestamps=listed)

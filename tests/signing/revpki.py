@@ -42,14 +42,22 @@ def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+# keyUsage of a signing certificate: digitalSignature + nonRepudiation (contentCommitment)
+SIGNING_KEY_USAGE = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+
+
 @dataclass
 class Leaf:
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey  # or any private key of ``cryptography``
     cert: x509.Certificate
 
     @property
     def asn1(self) -> asn1_x509.Certificate:
         return to_asn1(self.cert)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass
@@ -94,10 +102,15 @@ class RevCa:
         eku: list[x509.ObjectIdentifier] | None = None,
         key: ec.EllipticCurvePrivateKey | None = None,
         raw_extensions: dict[str, bytes] | None = None,
+        key_usage: x509.KeyUsage | None = SIGNING_KEY_USAGE,
+        eku_critical: bool = False,
+        not_before: datetime | None = None,
     ) -> Leaf:
         """A leaf whose CRL distribution point holds the ``crl`` values (one
         distribution point, one URI name per value) and whose AIA names ``ocsp_urls``;
-        ``raw_extensions`` maps an OID to extension bytes written as they are."""
+        ``raw_extensions`` maps an OID to extension bytes written as they are.
+        ``key_usage`` None leaves the extension out; the leaf is valid from
+        ``not_before`` (default: yesterday) for a year from now."""
         key = key or ec.generate_private_key(ec.SECP256R1())
         self._serial += 1
         builder = (
@@ -106,12 +119,11 @@ class RevCa:
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(self._serial)
-            .not_valid_before(NOW - timedelta(days=1))
+            .not_valid_before(not_before or NOW - timedelta(days=1))
             .not_valid_after(NOW + timedelta(days=365))
-            .add_extension(
-                x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
-            )
         )
+        if key_usage is not None:
+            builder = builder.add_extension(key_usage, critical=True)
         if crl:
             point = x509.DistributionPoint([_uri(v) for v in crl], None, None, None)
             builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
@@ -119,7 +131,7 @@ class RevCa:
             descriptions = [x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, _uri(v)) for v in ocsp_urls]
             builder = builder.add_extension(x509.AuthorityInformationAccess(descriptions), critical=False)
         if eku:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+            builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=eku_critical)
         for oid, value in (raw_extensions or {}).items():
             builder = builder.add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), critical=False)
         return Leaf(key, builder.sign(self.key, hashes.SHA256()))
@@ -164,8 +176,8 @@ class RevCa:
         return self.issue("OCSP RESPONDER", eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
 
 
-def sign(pdf: bytes, leaf: Leaf, ca: RevCa, field_name: str = "Signature1") -> bytes:
-    """A PAdES B-B signature by ``leaf`` (chain embedded), with pyHanko directly."""
+def signer_for(leaf: Leaf, chain: list[asn1_x509.Certificate] = ()) -> signers.SimpleSigner:
+    """pyHanko's signer for ``leaf``'s key, embedding ``chain``."""
     from pyhanko.keys import load_private_key_from_pemder_data
 
     key = load_private_key_from_pemder_data(
@@ -174,13 +186,15 @@ def sign(pdf: bytes, leaf: Leaf, ca: RevCa, field_name: str = "Signature1") -> b
         ),
         passphrase=None,
     )
-    signer = signers.SimpleSigner(
-        signing_cert=leaf.asn1,
-        signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs([ca.asn1]),
+    return signers.SimpleSigner(
+        signing_cert=leaf.asn1, signing_key=key, cert_registry=SimpleCertificateStore.from_certs(list(chain))
     )
+
+
+def sign(pdf: bytes, leaf: Leaf, ca: RevCa, field_name: str = "Signature1") -> bytes:
+    """A PAdES B-B signature by ``leaf`` (chain embedded), with pyHanko directly."""
     out = io.BytesIO()
-    signers.PdfSigner(signers.PdfSignatureMetadata(field_name=field_name), signer=signer).sign_pdf(
+    signers.PdfSigner(signers.PdfSignatureMetadata(field_name=field_name), signer=signer_for(leaf, [ca.asn1])).sign_pdf(
         IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out
     )
     return out.getvalue()

@@ -71,7 +71,7 @@ def test_pdf_without_signature_is_not_passed(dev_pki):
 
     assert report.signatures == ()
     assert report.indication is Indication.INDETERMINATE
-    assert report.as_dict() == {"indication": "INDETERMINATE", "signatures": [], "fetches": []}
+    assert report.as_dict() == {"indication": "INDETERMINATE", "signatures": [], "fetches": [], "timestamps": []}
 
 
 @pytest.mark.parametrize("data", [b"", b"PK\x03\x04 a zip file", b"%PDF-1.7\n garbage without objects"])

@@ -1,0 +1,368 @@
+"""Signature and document timestamps, each validated on its own.
+
+Why not pyHanko's choice. The signature timestamp tokens are *unsigned* attributes of
+the CMS, and a PDF signature's /Contents lies outside its byte range: anyone holding a
+signed file can add tokens (a second attribute, or more values of the one attribute)
+without touching a signed byte. pyHanko validates the tokens in order and keeps the
+first trusted one; reading the time from some other token than the one validated let
+a self-made TSA's token, put in front, move the validation moment to before a
+revocation or an expiry. So here every token is validated, and only a token that
+passes every check below may give the validation moment:
+
+* structure: a CMS SignedData whose content is a TSTInfo (RFC 3161 §2.4.2) with a
+  genTime that carries its time zone (a naive time is not a moment);
+* message imprint: the hash of *this* signature's value (a token for another
+  signature proves nothing about this one);
+* the TSA's signature over the TSTInfo (pyHanko: signed attributes, message digest,
+  content type, ESS signing certificate);
+* the TSA certificate chains to a trust anchor and is valid at the validation time
+  (pyHanko's path validation, revocation as configured);
+* the TSA certificate is for time-stamping (``keypurpose.tsa_problem``), also when it
+  is itself a trust anchor (pyHanko skips that check for anchors).
+
+The earliest token that passes is the proof of existence (the conventional choice:
+the signature existed at the earliest proven time), ``used`` in the report. Tokens
+that fail are reported with their own indication and otherwise ignored; a signature
+whose tokens all fail has no proof of existence (see ``verify._judge``).
+
+Document timestamps (/DocTimeStamp) get the same checks, with the imprint taken over
+their own byte range, and must cover their whole revision. Only one that passes may
+raise the earlier signatures to B-LTA.
+
+Nothing here raises on content of the file: every failure becomes a report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Iterator
+
+from asn1crypto import cms, core, tsp, x509
+from pyhanko.sign.ades.report import AdESFailure
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_timestamp
+from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
+from pyhanko_certvalidator import ValidationContext
+
+from ._aio import run_sync
+from .keypurpose import tsa_problem
+from .model import Indication, SubIndication, TimestampKind, TimestampReport
+
+__all__ = ["SignatureTimestamps", "signature_timestamps", "document_timestamps", "tokens_hidden"]
+
+
+class _Bad(Exception):
+    """A timestamp that does not pass, with its indication and a fixed-vocabulary reason."""
+
+    def __init__(self, indication: Indication, sub: SubIndication, reason: str, tsa: str = "",
+                 time: datetime | None = None):
+        super().__init__(reason)
+        self.indication, self.sub, self.reason, self.tsa, self.time = indication, sub, reason, tsa, time
+
+
+def _format(reason: str, **kw) -> _Bad:
+    return _Bad(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason, **kw)
+
+
+@dataclass(frozen=True)
+class SignatureTimestamps:
+    """The signature timestamps of one signature, in the order found in the CMS."""
+
+    reports: tuple[TimestampReport, ...] = ()
+
+    @property
+    def present(self) -> bool:
+        return bool(self.reports)
+
+    @property
+    def used(self) -> TimestampReport | None:
+        """The earliest valid token: the proof of existence, or None."""
+        return next((r for r in self.reports if r.used), None)
+
+    @property
+    def moment(self) -> datetime | None:
+        used = self.used
+        return used.time if used is not None else None
+
+
+def _tsa_name(cert: x509.Certificate | None) -> str:
+    if cert is None:
+        return ""
+    try:
+        return cert.subject.human_friendly
+    except Exception:  # noqa: BLE001 - a subject that does not decode
+        return "(unreadable subject)"
+
+
+def _embedded_tsa_cert(signed_data: cms.SignedData) -> x509.Certificate | None:
+    """The certificate the token's SignerInfo names, if the token carries it."""
+    try:
+        sid = signed_data["signer_infos"][0]["sid"]
+        for choice in signed_data["certificates"] or ():
+            if choice.name != "certificate":
+                continue
+            cert = choice.chosen
+            if sid.name == "issuer_and_serial_number":
+                if cert.issuer == sid.chosen["issuer"] and cert.serial_number == sid.chosen["serial_number"].native:
+                    return cert
+            elif cert.key_identifier == sid.chosen.native:
+                return cert
+    except Exception:  # noqa: BLE001 - hostile token: no name then
+        return None
+    return None
+
+
+def _tst_info(signed_data: cms.SignedData, tsa: str) -> tuple[tsp.TSTInfo, datetime]:
+    """The TSTInfo and its genTime, or _Bad (FORMAT_FAILURE, naming ``tsa``)."""
+    try:
+        eci = signed_data["encap_content_info"]
+        if eci["content_type"].native != "tst_info":
+            raise _format("the timestamp token does not hold a TSTInfo", tsa=tsa)
+        content = eci["content"]
+        tst_info = content.parsed if isinstance(content, core.ParsableOctetString) else None
+        if not isinstance(tst_info, tsp.TSTInfo):
+            raise _format("the timestamp token does not hold a TSTInfo", tsa=tsa)
+        tst_info.native  # parse it all now: a broken field fails here, not later
+        gen_time = tst_info["gen_time"].native
+    except _Bad:
+        raise
+    except Exception:  # noqa: BLE001 - asn1crypto raises many types on hostile DER
+        raise _format("the timestamp token cannot be parsed", tsa=tsa) from None
+    if not isinstance(gen_time, datetime) or gen_time.tzinfo is None:
+        raise _format("the timestamp's genTime has no time zone (RFC 3161 requires UTC)", tsa=tsa)
+    return tst_info, gen_time
+
+
+def _signed_data(value) -> cms.SignedData:
+    """The SignedData of an attribute value that should be a TimeStampToken."""
+    try:
+        if not isinstance(value, cms.ContentInfo) or value["content_type"].native != "signed_data":
+            raise _format("the timestamp token is not a CMS SignedData")
+        signed_data = value["content"]
+        if not isinstance(signed_data, cms.SignedData):
+            raise _format("the timestamp token is not a CMS SignedData")
+        return signed_data
+    except _Bad:
+        raise
+    except Exception:  # noqa: BLE001
+        raise _format("the timestamp token cannot be parsed") from None
+
+
+def _imprint_matches(tst_info: tsp.TSTInfo, data: bytes) -> bool:
+    imprint = tst_info["message_imprint"]
+    algorithm = imprint["hash_algorithm"]["algorithm"].native
+    try:
+        digest = hashlib.new(algorithm, data).digest()
+    except (ValueError, TypeError):
+        raise _format("the timestamp's imprint uses an unknown hash algorithm") from None
+    return digest == imprint["hashed_message"].native
+
+
+def _from_pyhanko(indic) -> tuple[Indication, SubIndication]:
+    try:
+        sub = SubIndication[indic.name]
+    except KeyError:
+        sub = SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    return (Indication.TOTAL_FAILED if isinstance(indic, AdESFailure) else Indication.INDETERMINATE), sub
+
+
+def _from_error(exc: SignatureValidationError) -> tuple[Indication, SubIndication]:
+    """pyHanko's sub-indication when it is one of ours, else a format failure."""
+    indic = getattr(exc, "ades_subindication", None)
+    if indic is not None and indic.name in SubIndication.__members__:
+        return _from_pyhanko(indic)
+    return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+
+
+def _judge_status(status: TimestampSignatureStatus, time: datetime) -> str:
+    """Raise _Bad unless pyHanko's status and our key-purpose policy pass; the TSA name."""
+    cert = status.signing_cert
+    tsa = _tsa_name(cert)
+    if not status.intact:
+        raise _Bad(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
+                   "the timestamp's imprint or signed content does not match", tsa, time)
+    if not status.valid:
+        raise _Bad(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                   "the TSA's signature on the timestamp does not verify", tsa, time)
+    problem = tsa_problem(cert)
+    if problem is not None:
+        raise _Bad(Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE, problem, tsa, time)
+    if status.trust_problem_indic is not None:
+        ind, sub = _from_pyhanko(status.trust_problem_indic)
+        reason = (
+            "the TSA certificate does not chain to a trust anchor"
+            if sub in (SubIndication.NO_CERTIFICATE_CHAIN_FOUND, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
+            else f"TSA certificate validation: {sub.value}"
+        )
+        raise _Bad(ind, sub, reason, tsa, time)
+    if not status.trusted:
+        raise _Bad(Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                   "the TSA certificate is not trusted", tsa, time)
+    return tsa
+
+
+async def _check_signature_token(value, signer_info: cms.SignerInfo, context: ValidationContext) -> tuple[str, datetime]:
+    """(TSA name, genTime) of a token that passes; _Bad otherwise."""
+    signed_data = _signed_data(value)
+    tsa_cert = _embedded_tsa_cert(signed_data)
+    tst_info, gen_time = _tst_info(signed_data, _tsa_name(tsa_cert))
+    signature = signer_info["signature"].native
+    if not _imprint_matches(tst_info, signature):
+        raise _Bad(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
+                   "the timestamp's imprint is not this signature's value", _tsa_name(tsa_cert), gen_time)
+    try:
+        kwargs = await validate_tst_signed_data(
+            signed_data, context, lambda algorithm: hashlib.new(algorithm, signature).digest()
+        )
+        status = TimestampSignatureStatus(**kwargs)
+    except SignatureValidationError as exc:
+        ind, sub = _from_error(exc)
+        raise _Bad(ind, sub, "the timestamp token is malformed", _tsa_name(tsa_cert), gen_time) from None
+    except Exception:  # noqa: BLE001 - pyHanko and asn1crypto raise many types on hostile tokens
+        raise _format("the timestamp token cannot be processed", tsa=_tsa_name(tsa_cert), time=gen_time) from None
+    return _judge_status(status, gen_time), gen_time
+
+
+_EMPTY = object()  # a signature-time-stamp-token attribute with no value
+_UNREADABLE = object()  # unsigned attributes that cannot be iterated
+
+
+def _token_values(signer_info: cms.SignerInfo) -> list[object]:
+    """Every value of every signature-time-stamp-token attribute, in order."""
+    values: list[object] = []
+    try:
+        unsigned = signer_info["unsigned_attrs"]
+        if isinstance(unsigned, core.Void):
+            return values
+        for attr in unsigned:
+            if attr["type"].native != "signature_time_stamp_token":
+                continue
+            found = list(attr["values"])
+            values.extend(found or [_EMPTY])
+    except Exception:  # noqa: BLE001
+        values.append(_UNREADABLE)
+    return values
+
+
+def signature_timestamps(sig: EmbeddedPdfSignature, context: ValidationContext) -> SignatureTimestamps:
+    """Validate each signature timestamp token of ``sig``; mark the earliest valid one
+    ``used``. ``context`` validates the TSA certificates. Never raises."""
+    try:
+        name = sig.field_name
+        signer_info = sig.signer_info
+    except Exception:  # noqa: BLE001
+        return SignatureTimestamps()
+    values = _token_values(signer_info)
+    if not values:
+        return SignatureTimestamps()
+
+    async def check_all() -> list[TimestampReport]:
+        out = []
+        for value in values:
+            if value is _EMPTY:
+                bad = _format("a signature-time-stamp-token attribute holds no value")
+            elif value is _UNREADABLE:
+                bad = _format("the unsigned attributes cannot be parsed")
+            else:
+                try:
+                    tsa, time = await _check_signature_token(value, signer_info, context)
+                except _Bad as exc:
+                    bad = exc
+                else:
+                    out.append(TimestampReport(TimestampKind.SIGNATURE, name, time, tsa, Indication.TOTAL_PASSED))
+                    continue
+            out.append(TimestampReport(TimestampKind.SIGNATURE, name, bad.time, bad.tsa, bad.indication,
+                                       bad.sub, bad.reason))
+        return out
+
+    reports = run_sync(check_all())
+    valid = [i for i, r in enumerate(reports) if r.passed]
+    if valid:
+        earliest = min(valid, key=lambda i: reports[i].time)
+        reports[earliest] = replace(reports[earliest], used=True)
+    return SignatureTimestamps(tuple(reports))
+
+
+async def _check_document_stamp(ts: EmbeddedPdfSignature, context: ValidationContext) -> tuple[str, datetime]:
+    try:
+        signed_data = ts.signed_data
+    except Exception:  # noqa: BLE001
+        raise _format("the document timestamp is not a CMS SignedData") from None
+    if not isinstance(signed_data, cms.SignedData):
+        raise _format("the document timestamp is not a CMS SignedData")
+    tsa_cert = _embedded_tsa_cert(signed_data)
+    _, gen_time = _tst_info(signed_data, _tsa_name(tsa_cert))
+    try:
+        status = await async_validate_pdf_timestamp(ts, validation_context=context, skip_diff=True)
+    except SignatureValidationError as exc:
+        ind, sub = _from_error(exc)
+        raise _Bad(ind, sub, "the document timestamp is malformed", _tsa_name(tsa_cert), gen_time) from None
+    except Exception:  # noqa: BLE001
+        raise _format("the document timestamp cannot be processed", tsa=_tsa_name(tsa_cert), time=gen_time) from None
+    tsa = _judge_status(status, gen_time)
+    if status.coverage is None or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        raise _format("the document timestamp does not cover its whole revision", tsa=tsa, time=gen_time)
+    return tsa, gen_time
+
+
+def document_timestamps(
+    stamps: list[EmbeddedPdfSignature], context: ValidationContext, signature_revisions: list[int] = ()
+) -> tuple[tuple[TimestampReport, int], ...]:
+    """Validate each document timestamp: (report, revision it signs). A valid one is
+    ``used`` when it follows at least one of ``signature_revisions``. Never raises."""
+
+    async def check_all() -> list[tuple[TimestampReport, int]]:
+        out = []
+        for ts in stamps:
+            try:
+                name, revision = ts.field_name, ts.signed_revision
+            except Exception:  # noqa: BLE001
+                name, revision = "", -1
+            try:
+                tsa, time = await _check_document_stamp(ts, context)
+            except _Bad as bad:
+                out.append((TimestampReport(TimestampKind.DOCUMENT, name, bad.time, bad.tsa, bad.indication,
+                                            bad.sub, bad.reason), revision))
+                continue
+            except Exception:  # noqa: BLE001 - last guard
+                out.append((TimestampReport(TimestampKind.DOCUMENT, name, None, "", Indication.TOTAL_FAILED,
+                                            SubIndication.FORMAT_FAILURE,
+                                            "the document timestamp cannot be processed"), revision))
+                continue
+            used = any(r < revision for r in signature_revisions)
+            out.append((TimestampReport(TimestampKind.DOCUMENT, name, time, tsa, Indication.TOTAL_PASSED,
+                                        used=used), revision))
+        return out
+
+    if not stamps:
+        return ()
+    return tuple(run_sync(check_all()))
+
+
+@contextmanager
+def tokens_hidden(sig: EmbeddedPdfSignature) -> Iterator[None]:
+    """Let pyHanko validate ``sig`` without seeing its signature timestamp tokens.
+
+    pyHanko reads them from ``EmbeddedPdfSignature.signer_info`` (collect_timing_info);
+    they have been validated here already, one by one, and a hostile token (no TSTInfo,
+    say) would end pyHanko's whole validation in an exception. The signer's signature
+    does not cover unsigned attributes, so the copy without them verifies the same.
+    If pyHanko ever read the tokens elsewhere, the worst case is that hostile tokens
+    end in an error report again (the test suite has such files), never a pass.
+    """
+    original = sig.signer_info
+    try:
+        stripped = cms.SignerInfo.load(original.dump())
+        stripped["unsigned_attrs"] = None
+    except Exception:  # noqa: BLE001 - leave it to pyHanko, which fails cleanly or not at all
+        yield
+        return
+    sig.signer_info = stripped
+    try:
+        yield
+    finally:
+        sig.signer_info = original
