@@ -8,30 +8,32 @@
 * verify: ``signing.verify.verify_pdf`` of one B-B signature, trust anchor given,
   no network (revocation soft-fail, nothing to fetch).
 
-Goals (issue): sign <= 20 ms p50 and >= 10x faster than the default; verify <= 30 ms p50.
+Goals (product spec §8): sign <= 5 ms p50 and >= 10x faster than the default; verify <= 10 ms p50
+on an honest file. The PDF is the one-page land-right act as the product renders it.
 """
 
 from __future__ import annotations
 
 import io
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
-SIGN_GOAL_MS, RATIO_GOAL, VERIFY_GOAL_MS = 20.0, 10.0, 30.0
+SIGN_GOAL_MS, RATIO_GOAL, VERIFY_GOAL_MS = 5.0, 10.0, 10.0  # product spec §8
 
 
 def _sample_pdf() -> bytes:
-    # The signing tests' PDF generator (no docgen needed): 3 pages, PDF/A markers and
-    # 120 KB of stream data, about the size of a rendered document with its fonts.
-    sys.path.insert(0, str(REPO / "tests" / "signing"))
-    from pdfs import tiny_pdf
+    """The one-page land-right act (ru) as the product renders it: PDF/A-2b, fonts embedded."""
+    from docgen.convert import ConverterPool
+    from docgen.examples import example_request
+    from docgen.render import Renderer
+    from docgen.request import parse_request
 
-    return tiny_pdf("Land plot identification document", pages=3, pdfa=True, filler=120_000)
+    raw = example_request("land_right_act")
+    raw["language"] = "ru"
+    with ConverterPool(1) as pool:
+        return Renderer(converter=pool).render(parse_request(raw)).pdf
 
 
 def _p50s_ms(fns: list[Callable[[], object]], runs: int, warmup: int = 3) -> list[float]:
@@ -84,11 +86,12 @@ def run(runs: int = 30) -> list[str]:
         ours_ms, default_ms, verify_ms = _p50s_ms([sign_ours, sign_default, verify], runs)
 
     ratio = default_ms / ours_ms
-    ok = "ok" if ours_ms <= SIGN_GOAL_MS and ratio >= RATIO_GOAL else "MISSED"
+    sok = "ok" if ours_ms <= SIGN_GOAL_MS else "MISSED"
+    ok = "ok" if ratio >= RATIO_GOAL else "MISSED"
     vok = "ok" if verify_ms <= VERIFY_GOAL_MS else "MISSED"
     return [
         f"signing: PDF {len(pdf)} bytes, RSA-2048, PAdES B-B, p50 of {runs} runs",
-        f"  sign (ours, key kept, bytes_reserved)   {ours_ms:7.1f} ms  goal <= {SIGN_GOAL_MS:.0f} ms",
+        f"  sign (ours, key kept, bytes_reserved)   {ours_ms:7.1f} ms  goal <= {SIGN_GOAL_MS:.0f} ms  [{sok}]",
         f"  sign (default pyHanko usage)            {default_ms:7.1f} ms",
         f"  speed-up                                {ratio:7.1f} x   goal >= {RATIO_GOAL:.0f} x  [{ok}]",
         f"  verify (ours, offline, 1 signature)     {verify_ms:7.1f} ms  goal <= {VERIFY_GOAL_MS:.0f} ms  [{vok}]",
@@ -96,6 +99,5 @@ def run(runs: int = 30) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     for line in run():
         print(line)

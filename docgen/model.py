@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic.functional_validators import AfterValidator
 
-from docgen import plan as plan_geometry
+from docgen import geometry
 from kazakhstan import ids
 from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
 from kazakhstan.script import check_one_script_per_word
@@ -299,7 +299,7 @@ class Plan(_Model):
         if dupes:
             raise ValueError(f"point names must be unique; repeated: {', '.join(dupes)}")
         coords = [(p.name, p.x, p.y) for p in points]
-        if not plan_geometry.is_simple_polygon(coords):
+        if not geometry.is_simple_polygon(coords):
             raise ValueError("the boundary must be a closed polygon that does not cross itself")
         return points
 
@@ -314,7 +314,7 @@ class Plan(_Model):
 
     @property
     def area_ha(self) -> float:
-        return plan_geometry.polygon_area_m2([(p.name, p.x, p.y) for p in self.points]) / 10_000
+        return geometry.polygon_area_m2([(p.name, p.x, p.y) for p in self.points]) / 10_000
 
 
 class LandRightActData(_Model):

@@ -29,15 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-# segment_lengths and the validation helpers stay reachable here for code that still imports
-# them from docgen.plan; their home is docgen.geometry.
-from docgen.geometry import (  # noqa: F401 - re-exported
-    Point,
-    is_simple_polygon,
-    normalize_points,
-    polygon_area_m2,
-    segment_lengths,
-)
+from docgen.geometry import Point, normalize_points, segment_lengths
 
 __all__ = [
     "PlanImage",
