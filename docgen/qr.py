@@ -1,8 +1,8 @@
 """QR codes for document verification links.
 
 Every issued document carries a QR code pointing at ``<base_url>/v/<token>``;
-the token is an unguessable random string (192 bits) that identifies the
-document in the verification service.
+the token (`docgen.tokens`: 130 random bits in Crockford base32 with two check characters, canonical
+form in the URL, printed in groups of four) identifies the document in the verification service.
 
 The code is the one the ``qrcode`` library makes (its data encoding, Reed-Solomon blocks, module
 layout and choice of mask: the same matrix, module for module), built faster: what depends only on
@@ -13,7 +13,6 @@ penalty is scored on those rows. The PNG (1 bit per pixel) is written directly.
 from __future__ import annotations
 
 import re
-import secrets
 import struct
 import threading
 import zlib
@@ -23,9 +22,10 @@ import qrcode
 from qrcode import util as qr_util
 from qrcode.constants import ERROR_CORRECT_M
 
-__all__ = ["qr_png", "qr_matrix", "box_size_for", "verification_url", "new_token", "PRINT_WIDTH_MM"]
+from docgen.tokens import format_token, new_token
 
-_TOKEN_BYTES = 24  # 192 bits of entropy -> 32 URL-safe characters
+__all__ = ["qr_png", "qr_matrix", "box_size_for", "verification_url", "new_token", "format_token",
+           "PRINT_WIDTH_MM"]
 
 
 # --------------------------------------------------------------------------- per version
@@ -247,8 +247,3 @@ def verification_url(base_url: str, token: str) -> str:
     if not token:
         raise ValueError("token must be non-empty")
     return base_url.rstrip("/") + "/v/" + token
-
-
-def new_token() -> str:
-    """A fresh URL-safe random token (``secrets.token_urlsafe(24)``: 192 bits, 32 chars)."""
-    return secrets.token_urlsafe(_TOKEN_BYTES)

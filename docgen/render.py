@@ -17,6 +17,7 @@ from docgen import docxpkg, qr
 from docgen.errors import DocgenError
 from docgen.model import Language
 from docgen.templates import Template, TemplateStore, packaged_templates_dir
+from docgen.tokens import canonical_token
 from docgen.views import build_view, footer_context
 from kazakhstan.dates import today_in
 
@@ -118,7 +119,7 @@ class Renderer:
         t0 = time.perf_counter()
         today = today or self._today()
         language = Language(request.language)
-        token = token or qr.new_token()
+        token = canonical_token(token) if token else qr.new_token()
         url = qr.verification_url(self.base_url, token)
         qr_png = qr.qr_png(url)
         footer = footer_context(language.parts, url, token)

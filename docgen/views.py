@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from docgen import fmt, geometry, plan as plan_drawing
+from docgen.tokens import format_token
 from docgen.model import (
     AddressCertificateData,
     AddressOperation,
@@ -60,13 +61,14 @@ def _l(key: str, *sub: str) -> dict:
 
 
 def footer_context(languages: tuple[str, ...], url: str, token: str) -> dict:
-    """The page footer is the same on every page of the file, so in kk+ru it speaks both languages."""
+    """The page footer is the same on every page of the file, so in kk+ru it speaks both languages.
+    The verification code is printed in groups of four (`docgen.tokens.format_token`)."""
     return {
         "footer_lines": [_l("equivalence")[lang] for lang in languages],
         "footer_caption": " / ".join(_l("verification_caption")[lang] for lang in languages),
         "footer_code_caption": " / ".join(_l("code_caption")[lang] for lang in languages),
         "verification_url": url,
-        "verification_code": token,
+        "verification_code": format_token(token),
     }
 
 

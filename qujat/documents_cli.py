@@ -11,6 +11,7 @@ from docgen.examples import example_request
 from docgen.model import DocumentType
 from docgen.outputs import write_outputs
 from docgen.request import parse_request
+from docgen.tokens import TokenError, canonical_token
 from qujat.runtime import open_runtime
 from qujat.settings import Settings, SettingsError
 
@@ -48,6 +49,13 @@ def cmd_render(args) -> int:
     except SettingsError as e:
         print(f"qujat render: {e}", file=sys.stderr)
         return EXIT_INVALID
+    token = None
+    if args.token:
+        try:
+            token = canonical_token(args.token)
+        except TokenError as e:
+            print(f"qujat render: --token: {e}", file=sys.stderr)
+            return EXIT_INVALID
     try:  # before LibreOffice starts: a bad request costs nothing
         request = parse_request(raw, today=settings.today())
     except RequestInvalid as e:
@@ -57,8 +65,8 @@ def cmd_render(args) -> int:
             print(f"  {p}", file=sys.stderr)
         return EXIT_INVALID
     with open_runtime(settings, convert=not args.no_pdf) as rt:
-        rendered = rt.renderer.render_docx(request, token=args.token) if args.no_pdf else \
-            rt.renderer.render(request, token=args.token)
+        rendered = rt.renderer.render_docx(request, token=token) if args.no_pdf else \
+            rt.renderer.render(request, token=token)
     name = args.name or rendered.name
     for path in write_outputs(Path(args.out), name, rendered):
         print(path)
@@ -85,7 +93,8 @@ def register(sub) -> None:
                                    "every problem with its field path on stderr, nothing written.")
     p.add_argument("request", help="request JSON file, or - for standard input")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--token", help="verification token for the QR (default: a new random one)")
+    p.add_argument("--token", help="verification code for the QR, grouped or not (default: a new "
+                                    "random one)")
     p.add_argument("--name", help="file name without extension (default: external_id or type, and language)")
     p.add_argument("--base-url", help="public base URL for the QR (default: $QUJAT_PUBLIC_BASE_URL)")
     p.add_argument("--no-pdf", action="store_true", help="write the DOCX only")

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 from PIL import Image
 
-from docgen.qr import PRINT_WIDTH_MM, new_token, qr_matrix, qr_png, verification_url
+from docgen.qr import PRINT_WIDTH_MM, format_token, new_token, qr_matrix, qr_png, verification_url
+from docgen.tokens import ALPHABET, TokenError, canonical_token, is_canonical_token
 
 
 def needs_zbar(fn):
@@ -106,13 +107,72 @@ def test_verification_url():
         verification_url("https://a.kz", "")
 
 
-def test_new_token_urlsafe_and_random():
-    tokens = {new_token() for _ in range(200)}
-    assert len(tokens) == 200
+def test_new_token_is_crockford_base32_with_130_random_bits():
+    tokens = {new_token() for _ in range(2000)}
+    assert len(tokens) == 2000
     for t in tokens:
-        assert len(t) == 32  # 24 bytes base64url without padding
-        assert re.fullmatch(r"[A-Za-z0-9_-]+", t)
-    # >= 128 bits: 32 chars of a 64-symbol alphabet = 192 bits; check the
-    # alphabet is really used (not e.g. hex)
-    alphabet = set("".join(tokens))
-    assert len(alphabet) > 50
+        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{28}", t), t   # no I, L, O, U; upper case
+        assert is_canonical_token(t) and canonical_token(t) == t
+    # the 26 random characters use the whole alphabet evenly (130 bits): each of the 32 symbols
+    # is about 1/32 of them; the two check characters are left out of the count
+    counts = {c: 0 for c in ALPHABET}
+    for t in tokens:
+        for c in t[:26]:
+            counts[c] += 1
+    expected = 2000 * 26 / 32
+    assert all(0.85 * expected < n < 1.15 * expected for n in counts.values()), counts
+    assert set(ALPHABET) == set("0123456789ABCDEFGHJKMNPQRSTVWXYZ") and len(ALPHABET) == 32
+
+
+def test_the_printed_code_is_grouped_in_fours_and_reads_back():
+    t = new_token()
+    printed = format_token(t)
+    assert re.fullmatch(r"([0-9A-Z]{4}-){6}[0-9A-Z]{4}", printed)
+    assert printed.replace("-", "") == t
+    assert canonical_token(printed) == t
+
+
+def test_a_typed_code_is_read_as_crockford_decoding_does():
+    t = _with_check("7QKM2XJ40ABC1DEFGHJK5NPQRS")      # has 0, 1, K and M to be mistyped
+    assert canonical_token(t) == t
+    typed = [
+        t.lower(),                                               # case does not matter
+        " " + format_token(t, " ") + " ",                        # groups with spaces
+        format_token(t, "–"),                               # a word processor's dash
+        t.replace("0", "O").replace("1", "l"),                   # O for 0, l for 1
+        t.replace("1", "I").lower(),                             # I (or i) for 1
+        t.replace("K", "К").replace("M", "м").replace("0", "О"),  # Cyrillic look-alikes
+        "".join(chr(ord(c) + 0xFEE0) for c in t),                # full-width forms
+    ]
+    for text in typed:
+        assert canonical_token(text) == t, text
+
+
+def _with_check(random26: str) -> str:
+    values = [ALPHABET.index(c) for c in random26]
+    total = sum(w * v for w, v in enumerate(values, start=1)) % 1021
+    return random26 + ALPHABET[total // 32] + ALPHABET[total % 32]
+
+
+def test_a_mistyped_code_is_told_apart_from_an_unknown_one():
+    t = new_token()
+    for i in range(len(t)):                            # every single wrong character
+        for c in ALPHABET:
+            if c != t[i]:
+                with pytest.raises(TokenError) as e:
+                    canonical_token(t[:i] + c + t[i + 1:])
+                assert e.value.reason == "check"
+    for gap in (1, 2):                                 # swaps of neighbours and next-but-one
+        for i in range(len(t) - gap):
+            if t[i] != t[i + gap]:
+                swapped = list(t)
+                swapped[i], swapped[i + gap] = swapped[i + gap], swapped[i]
+                with pytest.raises(TokenError):
+                    canonical_token("".join(swapped))
+    for text, reason in ((t[:-1], "length"), (t + "7", "length"), ("", "length"),
+                         (t[:5] + "U" + t[6:], "character"), (t[:5] + "*" + t[6:], "character"),
+                         ("x" * 500, "length")):
+        with pytest.raises(TokenError) as e:
+            canonical_token(text)
+        assert e.value.reason == reason, text
+    assert not is_canonical_token(t.lower()) and not is_canonical_token(format_token(t))

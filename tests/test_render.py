@@ -92,8 +92,10 @@ def test_qr_on_every_page_decodes_to_verification_url(rendered_all, tmp_path, do
         out = run("zbarimg", "--raw", "-q", str(page))
         codes = out.stdout.decode().split()
         assert codes == [r.verification_url], f"{page.name}: {codes}"
-    # the code is printed as text too
-    assert r.token in flat(pdftext(pdf)).replace(" ", "")
+    # the code is printed as text too, in groups of four a person can type
+    from docgen.tokens import format_token
+
+    assert format_token(r.token) in flat(pdftext(pdf)).replace(" ", "")
 
 
 @pytest.mark.parametrize("doc_type,lang", COMBOS)
@@ -221,11 +223,15 @@ def test_cli_render_writes_docx_and_pdf(tmp_path):
     req = tmp_path / "req.json"
     req.write_text(json.dumps(example("address_certificate", "kk")), "utf-8")
     out = subprocess.run([sys.executable, "-m", "qujat", "render", str(req), "--out", str(tmp_path / "o"),
-                          "--token", "TESTTOKEN123", "--name", "cert"], capture_output=True, timeout=180)
+                          "--token", "7qkm-2xj4-oabc-ldef-ghjk-5npq-rsk4", "--name", "cert"],
+                         capture_output=True, timeout=180)
     assert out.returncode == 0, out.stderr.decode()
     assert (tmp_path / "o" / "cert.docx").stat().st_size > 1000
     pdf = tmp_path / "o" / "cert.pdf"
-    assert "/v/TESTTOKEN123" in flat(pdftext(pdf))
+    assert "/v/7QKM2XJ40ABC1DEFGHJK5NPQRSK4" in flat(pdftext(pdf))
+    bad = subprocess.run([sys.executable, "-m", "qujat", "render", str(req), "--out", str(tmp_path / "b"),
+                          "--token", "7QKM-2XJ4-0ABC-1DEF-GHJK-5NPQ-RSK5"], capture_output=True, timeout=60)
+    assert bad.returncode == 2 and "--token" in bad.stderr.decode() and not (tmp_path / "b").exists()
 
 
 def test_cli_render_invalid_exits_2_and_writes_nothing(tmp_path):
