@@ -42,7 +42,7 @@ from attacks_crypto import (
     unsigned_attrs,
     with_unsigned_attrs,
 )
-from conftest import REPO
+from tests.signing.conftest import REPO
 from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 from pdfs import tiny_pdf
 from revpki import RevCa

@@ -87,7 +87,7 @@ def test_pki_serve_answers_crl_requests(tmp_path):
     import sys
     import urllib.request
 
-    from conftest import REPO
+    from tests.signing.conftest import REPO
 
     from signing.pki import init_dev_pki
 

@@ -7,7 +7,7 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import assert_pdfsig_all_valid
+from tests.signing.conftest import assert_pdfsig_all_valid
 from pdfs import tiny_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 from asn1crypto import algos, pem, x509
-from conftest import REPO, assert_pdfsig_all_valid
+from tests.signing.conftest import REPO, assert_pdfsig_all_valid
 from pdfs import tiny_pdf
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner

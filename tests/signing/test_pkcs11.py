@@ -7,7 +7,7 @@ import secrets
 
 import pkcs11.exceptions
 import pytest
-from conftest import assert_pdfsig_all_valid
+from tests.signing.conftest import assert_pdfsig_all_valid
 from pdfs import tiny_pdf
 
 from signing.certload import load_certs

@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import assert_pdfsig_all_valid
+from tests.signing.conftest import assert_pdfsig_all_valid
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signing.model import Indication, Level

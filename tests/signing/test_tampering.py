@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_pdfsig_all_valid
+from tests.signing.conftest import assert_pdfsig_all_valid
 from pdfs import change_page_text, tiny_pdf
 
 from signing.errors import NotAPdfError

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO
+from tests.signing.conftest import REPO
 from pdfs import tiny_pdf
 from revpki import RevCa, Responder, closed_port, sign
 
