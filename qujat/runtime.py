@@ -8,7 +8,8 @@ Every shell — the CLI, (later) the web app's lifespan and the job worker — d
         rendered = rt.renderer.render(request, today=rt.today())
 
 `open_runtime` builds, from one frozen `Settings`: the template set, the LibreOffice converter
-pool (sized by the CPUs this process may use, bounded queue wait), the signing key, the trust
+pool (sized by the CPUs this process may use, bounded queue wait), the signing keys by role
+(`Runtime.signers`: the enterprise head's, and the authority head's for the act that needs both), the trust
 anchors and the records store (`store.Store`); it closes them in reverse order when the block
 ends, also on error. Nothing here is kept at module level: two runtimes in one process (tests) are
 independent.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,12 @@ from signing.netfetch import FetchPolicy
 if TYPE_CHECKING:
     from store import Store
 
-__all__ = ["Runtime", "open_runtime", "utc_now"]
+__all__ = ["Runtime", "open_runtime", "utc_now", "ENTERPRISE_HEAD", "AUTHORITY_HEAD"]
+
+# The roles that sign issued documents (`Runtime.signers`): the cadastre enterprise's head signs
+# every document; the authority's head signs a cadastral value act second.
+ENTERPRISE_HEAD = "enterprise_head"
+AUTHORITY_HEAD = "authority_head"
 
 
 def utc_now() -> dt.datetime:
@@ -49,9 +55,11 @@ class Runtime:
     renderer: Renderer
     converter: ConverterPool | None
     signer: Any | None                 # a pyHanko Signer (signing.keys), None if not asked for
+                                       # (the enterprise head's: signers[ENTERPRISE_HEAD])
     trust_anchors: tuple[Path, ...]    # CA certificates a verification trusts
     clock: Callable[[], dt.datetime]
     store: Store | None = None         # the records store, None if not asked for
+    signers: Mapping[str, Any] = field(default_factory=dict)  # role → Signer, empty if not asked for
 
     @property
     def fetch_policy(self) -> FetchPolicy:
@@ -78,8 +86,9 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
     """Build the process's parts from ``settings``; close them when the block ends.
 
     ``convert``: start the LibreOffice pool (``settings.pool_size`` warm workers).
-    ``sign``: load the signing key — the configured PKCS#12, or the dev PKI's signer (the dev PKI
-    is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra).
+    ``sign``: load the signing keys — the configured PKCS#12 (and QUJAT_SIGNER2_PKCS12 for the
+    authority head, else the same key), or the dev PKI's enterprise-head and authority-head signers
+    (the dev PKI is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra).
     ``store``: open the records store at ``settings.effective_database_url`` (migrated to the
     newest schema), blobs in ``settings.data_dir / "blobs"``.
     """
@@ -93,9 +102,9 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
                 start_timeout=settings.convert_start_timeout,
                 queue_timeout=settings.convert_queue_timeout,
             ))
-        signer, anchors = None, settings.trust_anchors
+        signers, anchors = {}, settings.trust_anchors
         if sign:
-            signer, dev_anchors = _signer(settings, stack)
+            signers, dev_anchors = _signers(settings, stack)
             anchors = anchors or dev_anchors
         records = None
         if store:
@@ -108,22 +117,27 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
                             base_url=settings.public_base_url,
                             today=lambda: settings.today(clock()))
         yield Runtime(settings=settings, templates=templates, renderer=renderer,
-                      converter=converter, signer=signer, trust_anchors=tuple(anchors),
-                      clock=clock, store=records)
+                      converter=converter, signer=signers.get(ENTERPRISE_HEAD),
+                      trust_anchors=tuple(anchors), clock=clock, store=records, signers=signers)
 
 
-def _signer(settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, tuple[Path, ...]]:
-    """The configured key, or the dev PKI's organisation signer and its root as trust anchor.
+def _signers(settings: Settings, stack: contextlib.ExitStack) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The configured keys by role, or the dev PKI's two heads and its root as trust anchor.
     Keys are held by a `KeyRing` that the runtime closes (PKCS#11 sessions included)."""
     from signing.keys import KeyRing, read_secret
 
     keys = stack.enter_context(KeyRing())
     if settings.signer_pkcs12 is not None:
-        password = read_secret(file=settings.signer_password_file)
-        return keys.load_pkcs12(settings.signer_pkcs12, password), ()
+        first = keys.load_pkcs12(settings.signer_pkcs12, read_secret(file=settings.signer_password_file))
+        second = first
+        if settings.signer2_pkcs12 is not None:
+            second = keys.load_pkcs12(settings.signer2_pkcs12,
+                                      read_secret(file=settings.signer2_password_file))
+        return {ENTERPRISE_HEAD: first, AUTHORITY_HEAD: second}, ()
     pki = dev_pki(settings.dev_pki_dir)
-    signer = keys.load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
-    return signer, (Path(pki.root_cert),)
+    password = read_secret(file=pki.password_file)
+    return {ENTERPRISE_HEAD: keys.load_pkcs12(pki.p12("enterprise-head"), password),
+            AUTHORITY_HEAD: keys.load_pkcs12(pki.p12("authority-head"), password)}, (Path(pki.root_cert),)
 
 
 def dev_pki(directory: Path):

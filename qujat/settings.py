@@ -18,6 +18,12 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_CONVERT_QUEUE_TIMEOUT   | 30                            | seconds a job waits for a free worker      |
 | QUJAT_SIGNER_PKCS12           | (none: the dev PKI's signer)  | the organisation's PKCS#12 key file        |
 | QUJAT_SIGNER_PASSWORD_FILE    | (none)                        | file holding that key's password           |
+| QUJAT_SIGNER2_PKCS12          | (the first key; dev PKI: its  | the authority head's key: the second       |
+|                               | authority head)               | signature of a cadastral value act         |
+| QUJAT_SIGNER2_PASSWORD_FILE   | (none)                        | file holding that key's password           |
+| QUJAT_SIGN_LEVEL              | B-B                           | PAdES level of issued documents: B-B, B-T, |
+|                               |                               | B-LT                                       |
+| QUJAT_TSA_URL                 | (none)                        | RFC 3161 timestamp service (B-T, B-LT)     |
 | QUJAT_TRUST_ANCHORS           | (none: the dev PKI's root)    | CA certificate files, separated by ':'     |
 | QUJAT_VERIFY_ONLINE           | false                         | fetch CRL/OCSP when verifying              |
 | QUJAT_FETCH_ALLOW_PRIVATE     | false                         | let those fetches reach private addresses  |
@@ -35,7 +41,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
 
-__all__ = ["Settings", "SettingsError", "available_cpus"]
+__all__ = ["Settings", "SettingsError", "available_cpus", "SIGN_LEVELS"]
+
+SIGN_LEVELS = ("B-B", "B-T", "B-LT")    # what an issued document may be signed at
 
 
 class SettingsError(ValueError):
@@ -82,6 +90,10 @@ class Settings:
     convert_queue_timeout: float = 30.0
     signer_pkcs12: Path | None = None
     signer_password_file: Path | None = None
+    signer2_pkcs12: Path | None = None
+    signer2_password_file: Path | None = None
+    sign_level: str = "B-B"
+    tsa_url: str | None = None
     trust_anchors: tuple[Path, ...] = ()
     verify_online: bool = False
     fetch_allow_private: bool = False
@@ -106,6 +118,18 @@ class Settings:
         if (self.signer_pkcs12 is None) != (self.signer_password_file is None):
             raise SettingsError(
                 "QUJAT_SIGNER_PKCS12 and QUJAT_SIGNER_PASSWORD_FILE are set together or not at all")
+        if (self.signer2_pkcs12 is None) != (self.signer2_password_file is None):
+            raise SettingsError(
+                "QUJAT_SIGNER2_PKCS12 and QUJAT_SIGNER2_PASSWORD_FILE are set together or not at all")
+        if self.signer2_pkcs12 is not None and self.signer_pkcs12 is None:
+            raise SettingsError("QUJAT_SIGNER2_PKCS12 needs QUJAT_SIGNER_PKCS12 (the first signer)")
+        if self.sign_level not in SIGN_LEVELS:
+            raise SettingsError(f"QUJAT_SIGN_LEVEL: expected one of {', '.join(SIGN_LEVELS)}, "
+                                f"got {self.sign_level!r}")
+        if self.sign_level != "B-B" and not self.tsa_url:
+            raise SettingsError(f"QUJAT_SIGN_LEVEL {self.sign_level} needs QUJAT_TSA_URL")
+        if self.tsa_url is not None and urlsplit(self.tsa_url).scheme not in ("http", "https"):
+            raise SettingsError(f"QUJAT_TSA_URL: expected an http(s) URL, got {self.tsa_url!r}")
 
     def today(self, utc_now: dt.datetime | None = None) -> dt.date:
         """The calendar date in the configured time zone now (or at ``utc_now``)."""
@@ -155,6 +179,14 @@ class Settings:
             kw["signer_pkcs12"] = Path(v)
         if (v := get("QUJAT_SIGNER_PASSWORD_FILE")) is not None:
             kw["signer_password_file"] = Path(v)
+        if (v := get("QUJAT_SIGNER2_PKCS12")) is not None:
+            kw["signer2_pkcs12"] = Path(v)
+        if (v := get("QUJAT_SIGNER2_PASSWORD_FILE")) is not None:
+            kw["signer2_password_file"] = Path(v)
+        if (v := get("QUJAT_SIGN_LEVEL")) is not None:
+            kw["sign_level"] = v.strip().upper().replace("_", "-")
+        if (v := get("QUJAT_TSA_URL")) is not None:
+            kw["tsa_url"] = v
         if (v := get("QUJAT_TRUST_ANCHORS")) is not None:
             kw["trust_anchors"] = tuple(Path(p) for p in v.split(os.pathsep) if p)
         if (v := get("QUJAT_VERIFY_ONLINE")) is not None:

@@ -1,0 +1,107 @@
+"""The FastAPI app: `create_app(settings)`.
+
+Its lifespan opens the process's runtime once — the LibreOffice pool, the signing keys, the
+records store (`qujat.runtime.open_runtime`) — and closes it at shutdown; request threads share
+it through ``app.state.runtime``. Routers are thin: `/documents` (qujat.api.documents) and
+`/verify` (qujat.api.verify) over `qujat.service`; the citizens' public page (`qujat.web`, when
+that package is there and exports ``public_router``) is included as it is.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRouter
+
+from qujat.api import documents, errors, verify
+from qujat.api.bodylimit import BodyLimit
+from qujat.api.openapi import request_components
+from qujat.runtime import open_runtime, utc_now
+from qujat.settings import Settings
+
+__all__ = ["create_app"]
+
+SMALL_BODY = 64 * 1024          # /documents/{id}/… (an annulment's reason)
+
+
+def body_limit(method: str, path: str) -> int:
+    """The cap of a request's body: an issuing request, a small JSON body under /documents/…,
+    and at most an upload for /verify and anything else (the public page's routes)."""
+    if path == "/documents" or path == "/documents/":
+        return documents.MAX_REQUEST_BYTES
+    if path.startswith("/documents/"):
+        return SMALL_BODY
+    return verify.MAX_BODY_BYTES
+
+
+def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+    """The HTTP API over one runtime built from ``settings`` (``clock``: the runtime's UTC clock,
+    injectable for tests). Nothing starts before the app's lifespan does."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.ExitStack() as stack:
+            # Starting LibreOffice and opening the store block: not on the event loop.
+            app.state.runtime = await run_in_threadpool(stack.enter_context, open_runtime(
+                settings, convert=True, sign=True, store=True, clock=clock or utc_now))
+            app.state.verifier = verify.Verifier()
+            stack.callback(app.state.verifier.close)
+            try:
+                yield
+            finally:
+                await run_in_threadpool(stack.close)
+
+    app = FastAPI(title="qujat", version=_version(),
+                  summary="Signed documents of Kazakhstan's land-relations state services",
+                  lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit_for=body_limit)
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(documents.router)
+    app.include_router(verify.router)
+
+    @app.get("/health", tags=["service"], summary="The service is up (no details)")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    public = _public_router()
+    if public is not None:
+        app.include_router(public)
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+def _public_router() -> APIRouter | None:
+    """The citizens' page router from `qujat.web`, if that package exists. An error inside it is
+    not hidden: only a missing package means no page."""
+    if importlib.util.find_spec("qujat.web") is None:
+        return None
+    router = getattr(importlib.import_module("qujat.web"), "public_router", None)
+    return router if isinstance(router, APIRouter) else None
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document plus the five request schemas (built once)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in request_components().items():
+            if components.setdefault(name, definition) != definition:
+                raise RuntimeError(f"the request schema {name!r} clashes with a response schema")
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qujat")
+    except PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+        return "0"

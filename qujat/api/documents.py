@@ -1,0 +1,120 @@
+"""`/documents`: issue, read, download, annul. Each endpoint is a thin call into `qujat.service`;
+the slow ones (rendering, signing, the database) run in the thread pool, never on the event loop."""
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from qujat import service
+from qujat.api.auth import ANNUL, ISSUE, READ, require, runtime
+from qujat.api.errors import ApiError
+from qujat.api.openapi import issue_request_body
+from qujat.api.schemas import (AnnulIn, AuditEventOut, DocumentOut, ErrorOut, VersionOut, document_out,
+                               event_out, version_out)
+from store import ApiKey
+
+__all__ = ["router", "MAX_REQUEST_BYTES"]
+
+MAX_REQUEST_BYTES = 2 * 1024 * 1024      # an issuing request (a plan of a few thousand points fits)
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+
+_errors = {status: {"model": ErrorOut} for status in (401, 403, 404, 422)}
+router = APIRouter(prefix="/documents", tags=["documents"], responses=_errors)
+
+
+def _document(request: Request, record) -> DocumentOut:
+    rt = runtime(request)
+    return document_out(record, service.versions(rt, record.id), rt.settings.public_base_url)
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    """The Idempotency-Key header: an RFC 8941 string ("…", as the IETF draft writes it) or the
+    bare token many clients send."""
+    if raw is None:
+        return None
+    key = raw.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _KEY.fullmatch(key):
+        raise ApiError(422, "invalid_request", "the Idempotency-Key header is not valid",
+                       problems=[("header.idempotency-key", "1 to 255 printable ASCII characters, no spaces")])
+    return key
+
+
+@router.post(
+    "", status_code=201, response_model=DocumentOut,
+    summary="Issue a document: render, sign, store",
+    description="Renders the request (its QR code carries the new record's token), signs it (a "
+                "cadastral value act twice: enterprise head, then authority head) and stores it. "
+                "201 with the record; 200 with the earlier record when the same Idempotency-Key and "
+                "body, or the same external_id and content, were issued before. The same "
+                "Idempotency-Key with another body: 422; while the first is still running: 409.",
+    responses={200: {"model": DocumentOut, "description": "issued before: the earlier record"},
+               409: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+               503: {"model": ErrorOut}},
+    openapi_extra=issue_request_body())
+async def issue_document(request: Request, response: Response,
+                         key: ApiKey = Depends(require(ISSUE)),
+                         idempotency_key: str | None = Header(None, alias="Idempotency-Key",
+                                                              description="IETF Idempotency-Key")) -> DocumentOut:
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "send the request as application/json")
+    body = await request.body()
+    issued = await run_in_threadpool(service.issue, runtime(request), body,
+                                     caller=service.Caller.from_api_key(key),
+                                     idempotency_key=_idempotency_key(idempotency_key))
+    response.status_code = 201 if issued.created else 200
+    if issued.created:
+        response.headers["Location"] = f"/documents/{issued.record.id}"
+    return await run_in_threadpool(_document, request, issued.record)
+
+
+@router.get("/{document_id}", response_model=DocumentOut, summary="A document's record")
+def get_document(document_id: str, request: Request,
+                 key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> DocumentOut:
+    return _document(request, service.get(runtime(request), document_id))
+
+
+def _file(request: Request, document_id: str, kind: str, media_type: str) -> Response:
+    record, data = service.current_file(runtime(request), document_id, kind)
+    name = f"{record.type}_{record.language.replace('+', '-')}_v{record.current_version}.{kind}"
+    return Response(data, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "Cache-Control": "private, no-store"})
+
+
+@router.get("/{document_id}/pdf", response_class=Response, summary="The current version's signed PDF",
+            responses={200: {"content": {"application/pdf": {}}}})
+def get_pdf(document_id: str, request: Request, key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
+    return _file(request, document_id, "pdf", "application/pdf")
+
+
+@router.get("/{document_id}/docx", response_class=Response, summary="The current version's DOCX",
+            responses={200: {"content": {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}}})
+def get_docx(document_id: str, request: Request, key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
+    return _file(request, document_id, "docx",
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+
+
+@router.get("/{document_id}/versions", response_model=list[VersionOut], summary="Every version, 1 first")
+def get_versions(document_id: str, request: Request,
+                 key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> list[VersionOut]:
+    return [version_out(v) for v in service.versions(runtime(request), document_id)]
+
+
+@router.get("/{document_id}/audit", response_model=list[AuditEventOut], summary="The audit trail, oldest first")
+def get_audit(document_id: str, request: Request,
+              key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> list[AuditEventOut]:
+    return [event_out(e) for e in service.audit(runtime(request), document_id)]
+
+
+@router.post("/{document_id}/annul", response_model=DocumentOut, responses={409: {"model": ErrorOut}},
+             summary="Annul a document (its versions stay; the public page shows the reason)")
+def annul_document(document_id: str, body: AnnulIn, request: Request,
+                   key: ApiKey = Depends(require(ANNUL))) -> DocumentOut:
+    record = service.annul(runtime(request), document_id, body.reason, service.Caller.from_api_key(key))
+    return _document(request, record)
