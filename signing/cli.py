@@ -138,6 +138,18 @@ def _print_fetches(report) -> None:
             print(f"fetch {f.kind}{where}: {f.outcome.value.lower()}: {f.reason}")
 
 
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes; one larger than a verification may read is refused unread."""
+    from .pdfcheck import DEFAULT_LIMITS, InputLimitError
+
+    size = path.stat().st_size
+    if size > DEFAULT_LIMITS.max_file_size:
+        raise InputLimitError(
+            f"{path.name} has {size:,} bytes; at most {DEFAULT_LIMITS.max_file_size:,} are verified"
+        )
+    return path.read_bytes()
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import parse_moment, verify_pdf
 
@@ -145,7 +157,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         at = parse_moment(args.at) if args.at else None
         report = verify_pdf(
-            Path(args.file).read_bytes(),
+            _read_capped(Path(args.file)),
             trust=args.trust or [],
             crls=args.crl or [],
             at=at,

@@ -30,6 +30,13 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   are therefore checked here directly (signature by the anchor's key, serial lookup).
 * Coverage. Bytes after the last ``%%EOF`` that belong to no revision are covered by
   no signature; pyHanko does not flag them, we do.
+* Structure (``pdfcheck``). The cross-reference chain is read a second time, without
+  pyHanko, and the signatures fail when the two readings could differ or a viewer
+  would show what pyHanko does not analyse: a last ``%%EOF`` line pyHanko does not
+  recognise, bytes no revision accounts for, an object listed twice in one section,
+  an object the signed revision refers to that only a later update defines, an
+  annotation added after signing that draws over a page. The cost of one verification
+  is capped (size, revisions, decoded bytes, time: ``pdfcheck.Limits``).
 * GOST. Kazakh GOST keys cannot be verified by pyHanko; such a signature is reported
   INDETERMINATE / CRYPTO_CONSTRAINTS_FAILURE with the signer fields still parsed.
 """
@@ -59,6 +66,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_val
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from . import pdfcheck
 from ._aio import run_sync
 from .certload import CertSource, CrlSource, cert_parses, load_certs, load_crls, parse_crl_der, parse_ocsp_der
 from .errors import NotAPdfError
@@ -127,6 +135,9 @@ def _read_dss(reader: PdfFileReader, notes: list[FetchNote]) -> tuple[list[x509.
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
+        return [], [], []
+    except Exception:  # noqa: BLE001 - e.g. a DSS whose streams exceed the decode limits
+        notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "the document security store cannot be read"))
         return [], [], []
     try:
         certs = list(dss.load_certs())
@@ -499,7 +510,7 @@ def _unsupported_report(
 ) -> SignatureReport:
     try:
         fields = signer_fields(sig.signer_cert)
-    except (ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - no usable signer certificate in a broken CMS
         fields = SignerFields()
     intact = _digest_matches(sig)
     try:
@@ -538,7 +549,7 @@ def _digest_matches(sig: EmbeddedPdfSignature) -> bool:
 def _safe_self_reported(sig: EmbeddedPdfSignature) -> datetime | None:
     try:
         return sig.self_reported_timestamp
-    except (ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - e.g. PdfReadError for a malformed /M date
         return None
 
 
@@ -629,6 +640,7 @@ def _safe_verify_one(sig: EmbeddedPdfSignature, trailing_ok: bool, **kwargs) -> 
         )
 
 
+@pdfcheck.guarded
 def verify_pdf(
     pdf: bytes,
     *,
@@ -647,7 +659,9 @@ def verify_pdf(
     for ``FetchPolicy(enabled=True)`` (public addresses only) when no policy is given.
     Raises :class:`NotAPdfError` for input that is not a readable PDF; a PDF without
     signatures gives a report with no signatures (indication INDETERMINATE). Nothing
-    inside the file (certificates, revocation URLs, DSS) makes it raise otherwise.
+    inside the file (certificates, revocation URLs, DSS) makes it raise otherwise, but
+    :class:`~signing.pdfcheck.InputLimitError` when verifying it would cost more than
+    ``pdfcheck.Limits`` allow (size, revisions, decoded bytes, time).
     """
     if policy is None:
         policy = FetchPolicy(enabled=True) if online else OFFLINE
@@ -657,19 +671,26 @@ def verify_pdf(
     at = at or datetime.now(timezone.utc)
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
+    budget = pdfcheck.Budget(pdfcheck.DEFAULT_LIMITS.time_budget_s)
+    structure = pdfcheck.read_structure(pdf, budget=budget)
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=pdfcheck.DEFAULT_LIMITS.decode)
+        pdfcheck.check_signature_fields(reader)
         sigs = list(reader.embedded_regular_signatures)
         doc_stamps = list(reader.embedded_timestamp_signatures)
         sig_field_names = {n for n, _, _ in enumerate_sig_fields(reader)}
     except Exception as exc:  # noqa: BLE001 - PdfError, ValueError, KeyError and worse from a broken file
-        raise NotAPdfError(f"the PDF cannot be parsed: {exc}") from exc
+        reasons = [str(exc) or type(exc).__name__, *structure.problems]
+        raise NotAPdfError("the PDF cannot be parsed: " + "; ".join(reasons)) from exc
     if not sigs and not doc_stamps:
         return VerificationReport(signatures=())
     anchors = load_certs(trust)
     fetcher = Fetcher(policy) if policy.enabled else None
     revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher)
     trailing_ok = not _trailing_uncovered(pdf)
+    review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
+    for sig in sigs:
+        pdfcheck.review_with(sig, review)
     ts_context = _context(anchors, revinfo, at, require_revocation)
     sig_stamps = [signature_timestamps(sig, ts_context) for sig in sigs]
     doc_results = document_timestamps(doc_stamps, ts_context, [sig.signed_revision for sig in sigs])
@@ -688,5 +709,6 @@ def verify_pdf(
         )
         for sig, stamps in zip(sigs, sig_stamps)
     )
+    reports = pdfcheck.amend_all(reports, sigs, pdfcheck.Inspection(structure, reader, budget))
     listed = (*(t for stamps in sig_stamps for t in stamps.reports), *(stamp for stamp, _ in doc_results))
     return VerificationReport(signatures=reports, fetches=revinfo.notes, timestamps=listed)
