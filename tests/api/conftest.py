@@ -29,7 +29,7 @@ class Live:
     url: str
     app: object
     data_dir: Path
-    keys: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def runtime(self):
@@ -43,6 +43,7 @@ class Live:
     def client(self, key: str | None = "issuer", **kw) -> httpx2.Client:
         """An HTTP client, with the API key named ``key`` as its Bearer token (None: none)."""
         headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
+        headers.update(kw.pop("headers", {}))
         return httpx2.Client(base_url=self.url, headers=headers, timeout=kw.pop("timeout", 120), **kw)
 
 

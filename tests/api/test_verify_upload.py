@@ -1,0 +1,124 @@
+"""POST /verify: anyone uploads a PDF and gets the report of spec §4. An issued document passes;
+every bad upload — empty, not a PDF, too large, truncated, tampered, deeply nested, a
+decompression bomb — gets a clear 4xx or a report that does not pass, within 5 s, never a 500."""
+from __future__ import annotations
+
+import io
+import time
+import zlib
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from tests.api.helpers import fresh
+
+LIMIT_S = 5.0
+
+
+@pytest.fixture(scope="module")
+def issued_pdf(live) -> bytes:
+    with live.client() as c:
+        doc = c.post("/documents", json=fresh("cadastral_value_act", "kk")).json()
+        return c.get(doc["links"]["pdf"]).content
+
+
+def upload(live, data: bytes, name: str = "doc.pdf"):
+    with live.client(None) as anonymous:               # public: no API key
+        started = time.monotonic()
+        r = anonymous.post("/verify", files={"file": (name, data, "application/pdf")})
+        elapsed = time.monotonic() - started
+    assert r.status_code < 500, r.text
+    assert elapsed < LIMIT_S, f"{elapsed:.1f} s"
+    return r
+
+
+def refused_or_not_passed(r) -> None:
+    if r.status_code == 200:
+        assert r.json()["indication"] != "TOTAL_PASSED", r.text
+    else:
+        assert 400 <= r.status_code < 500 and r.json()["code"] and r.json()["message"], r.text
+
+
+def _plain_pdf(catalog_extra: bytes) -> bytes:
+    """A one-object PDF with a correct cross-reference table (the catalog carries ``catalog_extra``)."""
+    head = b"%PDF-1.7\n"
+    obj = b"1 0 obj\n<< /Type /Catalog " + catalog_extra + b" >>\nendobj\n"
+    xref_at = len(head) + len(obj)
+    xref = b"xref\n0 2\n0000000000 65535 f \n%010d 00000 n \n" % len(head)
+    return head + obj + xref + b"trailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref_at
+
+
+def _with_bomb(pdf: bytes) -> bytes:
+    """``pdf`` plus an incremental update whose new stream inflates 200 MiB of zeros."""
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    bomb = generic.StreamObject({generic.NameObject("/Filter"): generic.NameObject("/FlateDecode")},
+                                encoded_data=zlib.compress(b"\0" * (200 * 2**20), 9))
+    ref = w.add_object(bomb)
+    w.root[generic.NameObject("/Bomb")] = ref
+    w.update_root()
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_an_issued_document_passes(live, issued_pdf):
+    r = upload(live, issued_pdf)
+    assert r.status_code == 200
+    report = r.json()
+    assert report["indication"] == "TOTAL_PASSED"
+    assert [s["signer"]["common_name"] for s in report["signatures"]] == ["ЖАНДОСОВ АЙДАР", "ОМАРОВА ДИНАРА"]
+    assert {"indication", "signatures"} <= set(report)
+    assert {"field", "indication", "sub_indication", "intact", "covers_whole_document", "modified_after_signing",
+            "trusted", "revoked", "signing_time", "timestamp_time", "level", "signer"} <= set(report["signatures"][0])
+
+
+@pytest.mark.parametrize("what, code", [("empty", "empty_file"), ("text", "not_a_pdf"), ("png", "not_a_pdf")])
+def test_what_is_not_a_pdf_is_422(live, what, code):
+    data = {"empty": b"", "text": "Бұл PDF емес".encode(), "png": b"\x89PNG\r\n\x1a\n" + b"\0" * 100}[what]
+    r = upload(live, data)
+    assert r.status_code == 422 and r.json()["code"] == code and r.json()["problems"][0]["path"] == "file"
+
+
+def test_a_file_over_the_limit_is_413(live):
+    r = upload(live, b"%PDF-1.7\n" + b"0" * (21 * 2**20))
+    assert r.status_code == 413 and r.json()["code"] == "content_too_large"
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0.999])
+def test_a_truncated_document_is_refused_or_fails(live, issued_pdf, cut):
+    refused_or_not_passed(upload(live, issued_pdf[: int(len(issued_pdf) * cut)]))
+
+
+def test_a_tampered_document_fails(live, issued_pdf):
+    at = issued_pdf.index(b"stream", len(issued_pdf) // 4) + 200   # inside a content stream
+    tampered = issued_pdf[:at] + bytes([issued_pdf[at] ^ 0x01]) + issued_pdf[at + 1:]
+    r = upload(live, tampered)
+    assert r.status_code == 200 and r.json()["indication"] == "TOTAL_FAILED", r.text
+
+
+def test_bytes_after_the_last_signature_do_not_pass(live, issued_pdf):
+    refused_or_not_passed(upload(live, issued_pdf + b"\n% appended after signing\n"))
+
+
+def test_an_unsigned_pdf_is_indeterminate(live):
+    r = upload(live, _plain_pdf(b""))
+    assert r.status_code == 200 and r.json() == {**r.json(), "indication": "INDETERMINATE", "signatures": []}
+
+
+def test_a_deeply_nested_pdf_is_answered_in_time(live):
+    refused_or_not_passed(upload(live, _plain_pdf(b"/X " + b"[" * 100_000 + b"]" * 100_000)))
+
+
+def test_a_decompression_bomb_is_answered_in_time(live, issued_pdf):
+    refused_or_not_passed(upload(live, _with_bomb(issued_pdf)))
+
+
+def test_an_upload_without_a_file_is_422(live):
+    with live.client(None) as c:
+        r = c.post("/verify", data={"note": "no file"})
+        assert r.status_code == 422 and r.json()["problems"][0]["path"] == "file"
+        r = c.post("/verify", json={"file": "JVBERi0="})
+        assert 400 <= r.status_code < 500 and r.json()["code"]
+        r = c.post("/verify", content=b"--xx\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=xx"})
+        assert 400 <= r.status_code < 500 and r.json()["code"]
