@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # with --system-site-packages so that `import uno` works inside it.
 SYSPY ?= /usr/bin/python3
 APT_PACKAGES := libreoffice-writer-nogui python3-uno python3-venv fonts-liberation2 fonts-dejavu-core \
-	poppler-utils zbar-tools softhsm2 opensc postgresql -fonts-liberation
+	poppler-utils zbar-tools softhsm2 opensc postgresql chromium chromium-driver -fonts-liberation
 STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
 
 .PHONY: run test bench deps venv clean
@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml setup.py .deps-stamp
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,devpki]'
 	@rm -f $(VENV)/.stamp-* && touch $@
 
+# the service on 127.0.0.1:8000: dev PKI and its TSA/OCSP, SQLite in data/, a dev API key (scripts/run-dev)
 run: venv
-	$(VENV)/bin/qujat demo --out out
+	VENV=$(VENV) bash scripts/run-dev
 
 test: venv
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
