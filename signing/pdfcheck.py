@@ -904,6 +904,13 @@ class ReviewPolicy(StandardDiffPolicy):
 # --- signature fields and signatures ----------------------------------------------------
 
 
+_KINDS = {
+    "TextStringObject": "a string", "ByteStringObject": "a string", "NumberObject": "a number",
+    "FloatObject": "a number", "NullObject": "a missing object", "ArrayObject": "an array",
+    "NameObject": "a name", "BooleanObject": "a boolean", "StreamObject": "a stream",
+}
+
+
 def check_signature_fields(reader: PdfFileReader) -> None:
     """Raise :class:`StructureError` naming the first filled signature field whose value
     is not a signature dictionary (a string, a number, a missing object): pyHanko's
@@ -917,7 +924,7 @@ def check_signature_fields(reader: PdfFileReader) -> None:
     for name, value, _ in enumerate_sig_fields(reader, filled_status=True):
         obj = value.get_object() if isinstance(value, generic.IndirectObject) else value
         if not isinstance(obj, generic.DictionaryObject):
-            what = "a missing object" if isinstance(obj, generic.NullObject) else f"a {type(obj).__name__}"
+            what = _KINDS.get(type(obj).__name__, type(obj).__name__)
             raise StructureError(f"signature field {name!s}: its value is {what}, not a signature dictionary")
 
 
