@@ -1,7 +1,7 @@
 """`qujat demo`: every example in every language, rendered and signed.
 
 It sits above both layers (docgen renders, signing signs) so that neither imports the other;
-`make run` calls it until the HTTP service exists.
+`make run` serves the HTTP API (scripts/run-dev); this command renders every example offline.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Imports flow one way: kazakhstan ← docgen, signing, store (never each other) ← qujat. bench never
-imports tests. Read from the source with `ast`, so a lazy import inside a function counts too."""
+"""Imports flow one way: kazakhstan ← docgen, signing, store (never each other) ← qujat. Inside
+qujat, the application layer (qujat.service) knows no web framework and the HTTP API (qujat.api)
+no SQL. bench never imports tests. Read from the source with `ast`, so a lazy import inside a
+function counts too."""
 from __future__ import annotations
 
 import ast
@@ -22,7 +24,7 @@ ALLOWED = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _all_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"), str(path))
     found = set()
     for node in ast.walk(tree):
@@ -30,7 +32,19 @@ def _imports(path: Path) -> set[str]:
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".")[0])
-    return found & OURS
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    return _all_imports(path) & OURS
+
+
+# What a part of qujat must not import (third-party included): the application layer is the same
+# for the HTTP API, the CLI and the job worker; the API reaches the database only through store.
+FORBIDDEN_IN_QUJAT = {
+    "qujat/service.py": {"fastapi", "starlette", "uvicorn", "sqlalchemy"},
+    "qujat/api": {"sqlalchemy", "alembic", "psycopg", "uno"},
+}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
@@ -41,6 +55,16 @@ def test_a_package_imports_only_the_layers_below_it(package):
         if bad:
             wrong[str(path.relative_to(ROOT))] = sorted(bad)
     assert not wrong, f"{package} must import only {sorted(ALLOWED[package])}: {wrong}"
+
+
+@pytest.mark.parametrize("part", sorted(FORBIDDEN_IN_QUJAT))
+def test_the_application_layer_and_the_api_keep_to_their_parts(part):
+    where = ROOT / part
+    files = [where] if where.suffix == ".py" else sorted(where.rglob("*.py"))
+    assert files, f"{part} is missing"
+    wrong = {str(f.relative_to(ROOT)): sorted(bad) for f in files
+             if (bad := _all_imports(f) & FORBIDDEN_IN_QUJAT[part])}
+    assert not wrong, wrong
 
 
 def test_validating_a_request_does_not_load_drawing_or_office_code():

@@ -277,7 +277,7 @@ def test_kill_worker_during_batch_of_renders_loses_nothing(renderer, pool, make_
 
 
 def test_demo_writes_all_fifteen_combinations_and_signed_copies(tmp_path):
-    """What `make run` does: 5 types × kk, ru, kk+ru as DOCX + PDF, and a signed copy of each."""
+    """`qujat demo`: 5 types × kk, ru, kk+ru as DOCX + PDF, and a signed copy of each."""
     import os
     import sys
 
