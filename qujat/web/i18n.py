@@ -230,22 +230,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "compare_button": {"kk": "Салыстыру", "ru": "Сверить", "en": "Compare"},
     "result_heading": {"kk": "Салыстыру нәтижесі", "ru": "Результат сверки",
                        "en": "Comparison result"},
-    "match.current": {"kk": "Файл сәйкес келеді: бұл — құжаттың № {n} нұсқасы, қолданыстағы нұсқа.",
-                      "ru": "Файл совпадает: это версия № {n} документа, действующая.",
-                      "en": "The file matches: it is version {n} of the document, the current one."},
-    "match.older": {"kk": "Файл сәйкес келеді: бұл — құжаттың № {n} нұсқасы. Ол № {current} "
-                          "нұсқамен ауыстырылған.",
-                    "ru": "Файл совпадает: это версия № {n} документа. Она заменена версией "
-                          "№ {current}.",
-                    "en": "The file matches: it is version {n} of the document. It has been "
-                          "superseded by version {current}."},
+    "match.title": {"kk": "Файл сәйкес келеді", "ru": "Файл совпадает", "en": "The file matches"},
+    "match.current": {"kk": "Бұл — құжаттың № {n} нұсқасы, қолданыстағы нұсқа.",
+                      "ru": "Это версия № {n} документа, действующая.",
+                      "en": "It is version {n} of the document, the current one."},
+    "match.older": {"kk": "Бұл — құжаттың № {n} нұсқасы. Ол № {current} нұсқамен ауыстырылған.",
+                    "ru": "Это версия № {n} документа. Она заменена версией № {current}.",
+                    "en": "It is version {n} of the document. It has been superseded by version "
+                          "{current}."},
     "match.annulled": {"kk": "Назар аударыңыз: құжаттың күші жойылған.",
                        "ru": "Обратите внимание: документ аннулирован.",
                        "en": "Please note: the document has been annulled."},
-    "no_match": {"kk": "Файл сәйкес келмейді: ол осы құжат ретінде берілген файлдардың ешқайсысы "
-                       "емес.",
-                 "ru": "Файл не совпадает ни с одним из файлов, выданных как этот документ.",
-                 "en": "The file does not match: it is none of the files issued as this document."},
+    "no_match.title": {"kk": "Файл сәйкес келмейді", "ru": "Файл не совпадает",
+                       "en": "The file does not match"},
+    "no_match": {"kk": "Ол осы құжат ретінде берілген файлдардың ешқайсысы емес.",
+                 "ru": "Он не совпадает ни с одним из файлов, выданных как этот документ.",
+                 "en": "It is none of the files issued as this document."},
     "no_match.note": {"kk": "Файл өзгертілген немесе басқа құжатқа тиесілі болуы мүмкін. Түпнұсқа "
                             "файлды осы беттен жүктеп алуға болады.",
                       "ru": "Файл мог быть изменён или относиться к другому документу. Подлинный "
@@ -256,6 +256,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "ru": "Контрольная сумма SHA-256 вашего файла",
                     "en": "SHA-256 checksum of your file"},
     "your_file": {"kk": "Сіздің файлыңыз", "ru": "Ваш файл", "en": "Your file"},
+    "file_name": {"kk": "Файлдың атауы", "ru": "Имя файла", "en": "File name"},
     "back": {"kk": "Құжат бетіне оралу", "ru": "Вернуться к документу", "en": "Back to the document"},
     "upload.empty": {"kk": "Файл таңдалмаған немесе ол бос.", "ru": "Файл не выбран или пуст.",
                      "en": "No file was chosen, or the file is empty."},

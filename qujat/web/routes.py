@@ -428,11 +428,12 @@ def _page_context(page: _Page, s: _Summary, limit_mb: int) -> dict[str, Any]:
 def _compare_context(page: _Page, record, matched, digest: str, filename: str, size: int) -> dict[str, Any]:
     lang = page.lang
     if matched is None:
-        result, note = text("no_match", lang), text("no_match.note", lang)
+        result, details = text("no_match.title", lang), [text("no_match", lang), text("no_match.note", lang)]
     elif matched.number == record.current_version:
-        result, note = text("match.current", lang, n=matched.number), None
+        result, details = text("match.title", lang), [text("match.current", lang, n=matched.number)]
     else:
-        result, note = text("match.older", lang, n=matched.number, current=record.current_version), None
+        result, details = text("match.title", lang), [
+            text("match.older", lang, n=matched.number, current=record.current_version)]
     if matched is None or record.status.value == "annulled":
         kind = "annulled"                      # red: not ours, or no longer valid
     elif matched.number != record.current_version or record.status.value != "valid":
@@ -444,7 +445,7 @@ def _compare_context(page: _Page, record, matched, digest: str, filename: str, s
         "kind": kind,
         "matched": matched is not None,
         "result": result,
-        "note": note,
+        "details": details,
         "annulled": record.status.value == "annulled",
         "superseded": matched is not None and matched.number != record.current_version,
         "current_href": page.url(f"/v/{record.token}/pdf"),

@@ -79,12 +79,14 @@ def wait_for(driver, condition) -> None:
                   ).until(condition)
 
 
-def upload(driver, lang: str, path: Path) -> str:
+def upload(driver, lang: str, path: Path) -> tuple[str, str]:
+    """Choose ``path`` in the compare form and send it: the result's headline and details."""
     driver.find_element(By.ID, "file").send_keys(str(path))
     driver.find_element(By.CSS_SELECTOR, "form[enctype] button[type=submit]").click()
     wait_for(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text == text("result_heading", lang))
     assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang
-    return driver.find_element(By.CSS_SELECTOR, ".status .status-text").text
+    details = " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".status .detail"))
+    return driver.find_element(By.CSS_SELECTOR, ".status .status-text").text, details
 
 
 def test_a_phone_checks_a_document_in_three_languages(site, browser, tmp_path):
@@ -111,14 +113,13 @@ def test_a_phone_checks_a_document_in_three_languages(site, browser, tmp_path):
         assert text("check.passed", lang) in body
         shots.append(screenshot(browser, f"{lang}-page"))
 
-        result = upload(browser, lang, issued)
-        assert result == text("match.current", lang, n=1)
+        assert upload(browser, lang, issued) == (text("match.title", lang), text("match.current", lang, n=1))
         fits_the_phone(browser)
         shots.append(screenshot(browser, f"{lang}-match"))
         browser.find_element(By.LINK_TEXT, text("back", lang)).click()
         wait_for(browser, lambda d: d.find_element(By.ID, "file"))
-        result = upload(browser, lang, changed)
-        assert result == text("no_match", lang)
+        headline, details = upload(browser, lang, changed)
+        assert headline == text("no_match.title", lang) and details.startswith(text("no_match", lang))
         shots.append(screenshot(browser, f"{lang}-no-match"))
 
     reason = "Қарасай ауданы әкімдігінің 2026 жылғы 25 қарашадағы № 1290 қаулысымен / Постановлением акимата № 1290"

@@ -228,11 +228,12 @@ def test_upload_and_compare(page_client, documents):
     doc = documents["cadastral_value_act"]
     url = f"/v/{doc.token}/compare?lang=ru"
     r = page_client.post(url, files={"file": ("акт.pdf", doc.pdf, "application/pdf")})
-    assert r.status_code == 200 and text("match.current", "ru", n=1) in r.text
+    assert r.status_code == 200 and text("match.title", "ru") in r.text and text("match.current", "ru", n=1) in r.text
     assert "status-valid" in r.text and hashlib.sha256(doc.pdf).hexdigest() in r.text and "акт.pdf" in r.text
     changed = doc.pdf.replace(b"/Type", b"/Typf", 1)                  # one byte differs
     r = page_client.post(url, files={"file": ("копия.pdf", changed, "application/pdf")})
-    assert r.status_code == 200 and text("no_match", "ru") in r.text and "status-annulled" in r.text
+    assert r.status_code == 200 and text("no_match.title", "ru") in r.text and "status-annulled" in r.text
+    assert text("no_match", "ru") in r.text and text("match.title", "ru") not in r.text
     assert hashlib.sha256(changed).hexdigest() in r.text
     empty = page_client.post(url, files={"file": ("пусто.pdf", b"", "application/pdf")})
     assert empty.status_code == 400 and text("upload.empty", "ru") in empty.text
