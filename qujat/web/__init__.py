@@ -6,9 +6,9 @@ Citizens' personal data are masked (`qujat.web.mask`); the verification code is 
 `docgen.tokens.canonical_token` (case, separators and look-alike letters do not matter).
 """
 from qujat.web.ratelimit import RateLimits
-from qujat.web.routes import PublicOptions, make_public_router
+from qujat.web.routes import PublicOptions, make_public_router, rate_limit
 
-__all__ = ["public_router", "make_public_router", "PublicOptions", "RateLimits"]
+__all__ = ["public_router", "make_public_router", "PublicOptions", "RateLimits", "rate_limit"]
 
 #: The public pages with the default limits.
 public_router = make_public_router()

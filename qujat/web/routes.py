@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -41,7 +41,7 @@ from qujat.web.ratelimit import RateLimiter, RateLimits, client_key
 from qujat.web.signers import VerificationCache, check_stored, signer_views
 from store import NotFound
 
-__all__ = ["PublicOptions", "make_public_router"]
+__all__ = ["PublicOptions", "make_public_router", "rate_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,26 @@ def _state(request: Request, options: PublicOptions) -> _State:
         if options not in states:
             states[options] = _State(options)
         return states[options]
+
+
+def rate_limit(kind: str = "compare", options: PublicOptions | None = None):
+    """A FastAPI dependency that counts a call against the client's ``kind`` budget — the same
+    counters as the public pages' (with equal ``options``: by default those of `public_router`),
+    so that an upload to ``/verify`` and one to ``/v/{token}/compare`` share one budget:
+
+        @router.post("/verify", dependencies=[Depends(rate_limit("compare"))])
+
+    Past the limit: `HTTPException` 429 with ``Retry-After``."""
+    options = options or PublicOptions()
+    if kind not in options.limits.items():
+        raise ValueError(f"unknown rate limit {kind!r}")
+
+    def dependency(request: Request) -> None:
+        wait = _state(request, options).limiter.hit(kind, client_key(request.client.host if request.client else None))
+        if wait is not None:
+            raise HTTPException(429, f"too many requests; retry in {wait} s", headers={"Retry-After": str(wait)})
+
+    return dependency
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from docgen.tokens import format_token, new_token
 from qujat.service import Caller, annul
-from qujat.web import PublicOptions, RateLimits
+from qujat.web import PublicOptions, RateLimits, rate_limit
 from qujat.web.i18n import text
 from tests.web.conftest import (CITIZEN_IIN, CITIZEN_IIN_MASKED, CITIZEN_NAME_MASKED, REFUSED_IIN, add_version,
                                 issue_example, small_app)
@@ -325,3 +325,25 @@ def test_the_real_app_serves_the_page(site, documents):
         assert c.get(f"/v/{token}.json").json()["pdf_sha256"] == hashlib.sha256(documents["land_right_act"].pdf).hexdigest()
         assert c.get(f"/v/{token}/pdf").content == documents["land_right_act"].pdf
         assert c.get(f"/v/{new_token()}").status_code == 404
+
+
+def test_another_endpoint_can_share_the_upload_budget(site, documents):
+    """`rate_limit` lets the API's /verify count against the same per-client budget as compare."""
+    from fastapi import Depends
+
+    options = PublicOptions(limits=RateLimits(page="100/minute", download="100/minute", compare="2/minute"))
+    app = small_app(site.runtime, options)
+
+    @app.post("/verify", dependencies=[Depends(rate_limit("compare", options))])
+    def verify() -> dict:
+        return {"ok": True}
+
+    token = documents["address_certificate"].token
+    with TestClient(app) as c:
+        assert c.post("/verify").status_code == 200
+        assert c.post(f"/v/{token}/compare", files={"file": ("a.pdf", b"x")}).status_code == 200
+        r = c.post("/verify")
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert c.post(f"/v/{token}/compare", files={"file": ("a.pdf", b"x")}).status_code == 429
+    with pytest.raises(ValueError):
+        rate_limit("uploads")
