@@ -18,6 +18,9 @@ def main() -> int:
     else:
         print()
         print("\n".join(bench_signing.run()), flush=True)
+    from bench import bench_http
+
+    print("\n" + "\n".join(bench_http.run()), flush=True)
     print(f"\nbench finished in {time.perf_counter() - started:.0f} s")
     return 0
 
