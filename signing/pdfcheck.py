@@ -541,6 +541,14 @@ def _png_unpredict(data: bytes, row: int) -> bytes:
 # --- checks that need the signatures ---------------------------------------------------
 
 
+def _first(problems: Iterable[str], shown: int = 5) -> list[str]:
+    """At most ``shown`` messages of one kind, and how many more there were."""
+    found = list(problems)
+    if len(found) > shown:
+        found[shown:] = [f"... and {len(found) - shown} more"]
+    return found
+
+
 class Inspection:
     """The structural verdicts for one file: file-level problems (every signature
     fails), and per signed revision the later changes pyHanko does not see."""
@@ -576,9 +584,9 @@ class Inspection:
             return problems
         if problems:
             return problems
-        problems.extend(self._entries_point_at_objects())
+        problems.extend(_first(self._entries_point_at_objects()))
         if first_signed is not None and 0 <= first_signed < len(st.revisions):
-            problems.extend(self._tiling(first_signed))
+            problems.extend(_first(self._tiling(first_signed)))
         return problems
 
     def _entries_point_at_objects(self) -> Iterator[str]:

@@ -167,6 +167,21 @@ def append_update(
             + _trailer_dict(t, size)[2:-2]
         )
         out += stream_object(xnum, rows, extra, compress=True)
+    elif xref == "stream-predicted":  # PNG "Up" predictor, as Acrobat and Word write them
+        xnum = max(size, highest + 1)
+        size = xnum + 1
+        plain = [b"\x01" + o.to_bytes(4, "big") + b"\x00\x00" for _, o in entries]
+        plain.append(b"\x01" + xref_at.to_bytes(4, "big") + b"\x00\x00")
+        previous, rows = bytes(7), b""
+        for row in plain:
+            rows += b"\x02" + bytes((a - b) & 0xFF for a, b in zip(row, previous))
+            previous = row
+        index = b" ".join(b"%d 1" % num for num, _ in entries) + b" %d 1" % xnum
+        extra = (
+            b" /Type /XRef /W [1 4 2] /Index [" + index + b"] /DecodeParms << /Columns 7 /Predictor 12 >>"
+            + _trailer_dict(t, size)[2:-2]
+        )
+        out += stream_object(xnum, rows, extra, compress=True)
     else:
         raise ValueError(xref)
     out += b"startxref\n%d\n" % xref_at + eof_line

@@ -132,6 +132,29 @@ def test_object_listed_twice_in_one_xref_stream_is_a_clear_error(signed, dev_pki
         _verify(forged, dev_pki)
 
 
+@pytest.mark.parametrize("xref", ["table", "stream", "stream-predicted"])
+def test_harmless_update_is_read_alike_by_both_readers(approved, dev_pki, xref):
+    extra = A.tail(approved).size
+    update = A.append_update(approved, [(extra, A.plain_object(extra, b"(an orphan)"))], xref=xref)
+
+    structure = pdfcheck.read_structure(update)
+
+    assert structure.problems == []
+    assert structure.revisions[-1].entries[extra] == ("n", 0, len(approved) + (not approved.endswith(b"\n")))
+    assert _verify(update, dev_pki).indication is Indication.TOTAL_PASSED
+
+
+def test_object_listed_twice_in_a_predicted_xref_stream_is_not_passed(signed, dev_pki):
+    _, contents, font = A.first_page(signed)
+    forged = A.stream_object(contents, A.forged_content(font))
+    at = len(signed) + (not signed.endswith(b"\n"))
+    entries = [(contents, at), (contents, A.object_offset(signed, contents))]
+    hostile = A.append_update(signed, [(contents, forged)], entries=entries, xref="stream-predicted")
+
+    with pytest.raises(NotAPdfError, match="listed twice in the cross-reference stream"):
+        _verify(hostile, dev_pki)
+
+
 def test_xref_entry_that_points_at_another_object_is_not_passed(signed, dev_pki):
     page, contents, _ = A.first_page(signed)
     # an update that lists the page's content object at the page's own offset
@@ -298,9 +321,8 @@ def test_xref_stream_declaring_a_hundred_million_entries_is_a_clear_error(signed
     t = A.tail(signed)
     num = t.size
     at = len(signed)
-    stream = A.stream_object(
-        num, b"", b" /Type /XRef /Size 100000001 /W [1 4 2] /Index [0 100000000] /Root %s /Prev %d" % (t.root, t.startxref)
-    )
+    declared = b" /Type /XRef /Size 100000001 /W [1 4 2] /Index [0 100000000] /Root %s /Prev %d" % (t.root, t.startxref)
+    stream = A.stream_object(num, b"", declared)
     hostile = signed + stream + b"startxref\n%d\n%%%%EOF\n" % at
     started = time.monotonic()
 

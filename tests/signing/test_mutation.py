@@ -9,8 +9,10 @@ bytes are then the same.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
+import re
 
 import pytest
 from pdfs import tiny_pdf
@@ -43,8 +45,25 @@ def _signed_ranges(pdf: bytes) -> list[tuple[int, int]]:
     return ranges
 
 
+# where readers disagree most: dictionary keys of signatures, fields and trailers,
+# cross-reference data and the end-of-file lines; half the mutations land near one
+HOTSPOTS = (b"/ByteRange", b"/M (", b"/Contents", b"/V ", b"/FT", b"/Prev", b"/Size", b"/Root", b"xref",
+            b"trailer", b"startxref", b"%%EOF", b" obj", b"/Annots", b"/Length")
+
+
+@functools.lru_cache(maxsize=4)
+def _hotspots(pdf: bytes) -> tuple[int, ...]:
+    return tuple(sorted(m.start() for token in HOTSPOTS for m in re.finditer(re.escape(token), pdf)))
+
+
+def _position(pdf: bytes, rng: random.Random) -> int:
+    if rng.random() < 0.5:
+        return rng.randrange(len(pdf))
+    return min(len(pdf) - 1, max(0, rng.choice(_hotspots(pdf)) + rng.randrange(-8, 32)))
+
+
 def _mutate(pdf: bytes, rng: random.Random) -> tuple[str, bytes]:
-    pos = rng.randrange(len(pdf))
+    pos = _position(pdf, rng)
     kind = rng.choice(["replace", "bitflip", "delete", "insert", "digit"])
     if kind == "replace":
         new = bytes([rng.choice([b for b in range(256) if b != pdf[pos]])])
