@@ -32,6 +32,7 @@ from pyhanko.sign.signers.pdf_signer import (
 )
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
 from . import netfetch
@@ -184,6 +185,8 @@ def sign_pdf(
             signed, needed = _run(_sign_fitted(pdf_signer, _writer(pdf), reserved))
     except (PyHankoSigningError, PdfError) as exc:
         raise SigningError(f"signing failed: {exc}") from exc
+    except TimestampRequestError as exc:  # the TSA is down or answered nonsense
+        raise SigningError(f"signing failed: no timestamp: {exc}") from exc
     if signed is None:
         raise SigningError(f"signing failed: the CMS needs {needed} hex digits, {reserved} were reserved on retry")
     return signed
