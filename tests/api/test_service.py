@@ -111,3 +111,16 @@ def test_a_busy_converter_pool_is_503_with_retry_after(tmp_path):
             if r.status_code == 503:
                 assert r.json()["code"] == "busy" and int(r.headers["retry-after"]) > 0
         assert busy.runtime.store.count("records") == statuses.count(201)
+
+
+def test_signing_that_fails_is_503_and_stores_nothing(tmp_path):
+    data = tmp_path / "data"
+    pki = dev_pki(data / "pki")                      # its TSA is not served: every B-T signature fails
+    with serve(data, pool_size=1, sign_level="B-T", tsa_url=pki.tsa_url) as server:
+        server.add_key("issuer", "documents:issue")
+        with server.client() as c:
+            r = c.post("/documents", json=fresh("motivated_refusal", "kk"), headers={"Idempotency-Key": "once"})
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "signing_unavailable" and int(r.headers["retry-after"]) > 0
+        assert "127.0.0.1" not in r.text                # what failed inside stays in the log
+        assert server.runtime.store.count("records") == 0
