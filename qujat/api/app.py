@@ -4,7 +4,8 @@ Its lifespan opens the process's runtime once — the LibreOffice pool, the sign
 records store (`qujat.runtime.open_runtime`) — and closes it at shutdown; request threads share
 it through ``app.state.runtime``. Routers are thin: `/documents` (qujat.api.documents) and
 `/verify` (qujat.api.verify) over `qujat.service`; the citizens' public page (`qujat.web`, when
-that package is there and exports ``public_router``) is included as it is.
+that package is there) is included, and `/verify` then counts against the same per-client upload
+budget as the page's upload-and-compare (`qujat.web.rate_limit("compare")`).
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import datetime as dt
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRouter
 
 from qujat.api import documents, errors, verify
 from qujat.api.bodylimit import BodyLimit
@@ -40,9 +41,12 @@ def body_limit(method: str, path: str) -> int:
     return verify.MAX_BODY_BYTES
 
 
-def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None,
+               public_options: Any = None) -> FastAPI:
     """The HTTP API over one runtime built from ``settings`` (``clock``: the runtime's UTC clock,
-    injectable for tests). Nothing starts before the app's lifespan does."""
+    injectable for tests; ``public_options``: a `qujat.web.PublicOptions` for the public page and
+    the rate limit of /verify, its defaults if None). Nothing starts before the app's lifespan
+    does."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,27 +67,31 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = 
     app.add_middleware(BodyLimit, limit_for=body_limit)
     app.state.settings = settings
     errors.install(app)
+    web = _web()
+    public, verify_limits = None, []
+    if web is not None:
+        options = public_options or web.PublicOptions()
+        public = web.public_router if public_options is None else web.make_public_router(options)
+        verify_limits = [Depends(web.rate_limit("compare", options))]
     app.include_router(documents.router)
-    app.include_router(verify.router)
+    app.include_router(verify.router, dependencies=verify_limits)
 
     @app.get("/health", tags=["service"], summary="The service is up (no details)")
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    public = _public_router()
     if public is not None:
         app.include_router(public)
     app.openapi = lambda: _openapi(app)
     return app
 
 
-def _public_router() -> APIRouter | None:
-    """The citizens' page router from `qujat.web`, if that package exists. An error inside it is
-    not hidden: only a missing package means no page."""
+def _web():
+    """The `qujat.web` package (the citizens' page), if it is there. An error inside it is not
+    hidden: only a missing package means no page."""
     if importlib.util.find_spec("qujat.web") is None:
         return None
-    router = getattr(importlib.import_module("qujat.web"), "public_router", None)
-    return router if isinstance(router, APIRouter) else None
+    return importlib.import_module("qujat.web")
 
 
 def _openapi(app: FastAPI) -> dict:

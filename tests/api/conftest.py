@@ -17,9 +17,13 @@ import uvicorn
 
 from qujat.api import create_app
 from qujat.settings import Settings
+from qujat.web import PublicOptions, RateLimits
 
 BASE_URL = "https://qujat.test"          # QUJAT_PUBLIC_BASE_URL of the test servers: the QR's base
 ALL_SCOPES = ("documents:issue", "documents:annul", "documents:read")
+# every test talks from 127.0.0.1: the per-client limits of the page and /verify out of the way
+UNLIMITED = PublicOptions(limits=RateLimits(page="100000/minute", download="100000/minute",
+                                            compare="100000/minute"))
 
 
 @dataclass
@@ -56,10 +60,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, *, pool_size: int = 2, **settings) -> Iterator[Live]:
+def serve(data_dir: Path, *, pool_size: int = 2, public_options: PublicOptions | None = UNLIMITED,
+          **settings) -> Iterator[Live]:
     """Serve a new app on ``data_dir`` until the block ends (then its runtime is closed:
-    LibreOffice stopped, keys and store closed)."""
-    app = create_app(Settings(data_dir=data_dir, pool_size=pool_size, public_base_url=BASE_URL, **settings))
+    LibreOffice stopped, keys and store closed). ``public_options=None``: the default rate limits."""
+    app = create_app(Settings(data_dir=data_dir, pool_size=pool_size, public_base_url=BASE_URL, **settings),
+                     public_options=public_options)
     port = free_port()
     # log_config=None: uvicorn's loggers propagate to the root logger, where caplog sees them
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,

@@ -122,3 +122,16 @@ def test_an_upload_without_a_file_is_422(live):
         assert 400 <= r.status_code < 500 and r.json()["code"]
         r = c.post("/verify", content=b"--xx\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=xx"})
         assert 400 <= r.status_code < 500 and r.json()["code"]
+
+
+def test_verify_is_rate_limited_per_client_with_the_page_s_upload_budget(tmp_path):
+    from qujat.web import PublicOptions, RateLimits
+    from tests.api.conftest import serve
+
+    options = PublicOptions(limits=RateLimits(compare="3/minute"))
+    with serve(tmp_path / "data", pool_size=1, public_options=options) as limited, limited.client(None) as c:
+        answers = [c.post("/verify", files={"file": ("a.pdf", b"not a pdf")}) for _ in range(4)]
+        assert [r.status_code for r in answers] == [422, 422, 422, 429]
+        assert answers[-1].json()["code"] == "too_many_requests" and int(answers[-1].headers["retry-after"]) >= 1
+        r = c.post("/v/ABCDEFGHJKMNPQRSTVWXYZ0123/compare", files={"file": ("a.pdf", b"x")})
+        assert r.status_code == 429                  # one budget for /verify and compare
