@@ -33,6 +33,7 @@ class Live:
     url: str
     app: object
     data_dir: Path
+    base_url: str                      # QUJAT_PUBLIC_BASE_URL: what the QR codes open
     keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -61,12 +62,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(data_dir: Path, *, pool_size: int = 2, public_options: PublicOptions | None = UNLIMITED,
-          **settings) -> Iterator[Live]:
+          base_url: str | None = BASE_URL, **settings) -> Iterator[Live]:
     """Serve a new app on ``data_dir`` until the block ends (then its runtime is closed:
-    LibreOffice stopped, keys and store closed). ``public_options=None``: the default rate limits."""
-    app = create_app(Settings(data_dir=data_dir, pool_size=pool_size, public_base_url=BASE_URL, **settings),
-                     public_options=public_options)
+    LibreOffice stopped, keys and store closed). ``public_options=None``: the default rate limits;
+    ``base_url=None``: the QR codes open this very server."""
     port = free_port()
+    base_url = base_url or f"http://127.0.0.1:{port}"
+    app = create_app(Settings(data_dir=data_dir, pool_size=pool_size, public_base_url=base_url, **settings),
+                     public_options=public_options)
     # log_config=None: uvicorn's loggers propagate to the root logger, where caplog sees them
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                            log_level="info", lifespan="on"))
@@ -78,7 +81,7 @@ def serve(data_dir: Path, *, pool_size: int = 2, public_options: PublicOptions |
             raise RuntimeError("the test server did not start (see the log above)")
         time.sleep(0.05)
     try:
-        yield Live(url=f"http://127.0.0.1:{port}", app=app, data_dir=data_dir)
+        yield Live(url=f"http://127.0.0.1:{port}", app=app, data_dir=data_dir, base_url=base_url)
     finally:
         server.should_exit = True
         thread.join(timeout=120)
@@ -87,8 +90,9 @@ def serve(data_dir: Path, *, pool_size: int = 2, public_options: PublicOptions |
 @pytest.fixture(scope="session")
 def live(tmp_path_factory) -> Iterator[Live]:
     """The session's server with four keys: issuer (issue, annul, read), reader (read),
-    annuller (annul), batcher (batches:run only: no document scope)."""
-    with serve(tmp_path_factory.mktemp("api") / "data") as server:
+    annuller (annul), batcher (batches:run only: no document scope). Its documents' QR codes
+    open its own public page."""
+    with serve(tmp_path_factory.mktemp("api") / "data", base_url=None) as server:
         server.add_key("issuer", *ALL_SCOPES)
         server.add_key("reader", "documents:read")
         server.add_key("annuller", "documents:annul")

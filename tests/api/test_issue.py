@@ -1,15 +1,15 @@
 """POST /documents end to end: each type issued over HTTP comes back signed (the cadastral value
-act twice), verifies with our verifier and poppler's pdfsig, and its QR opens the record's page
-URL; the record, its files, versions and audit trail are readable with the API."""
+act twice), verifies with our verifier and poppler's pdfsig, and its QR opens the record's public
+page (200); the record, its files, versions and audit trail are readable with the API."""
 from __future__ import annotations
 
 import hashlib
 import io
 import zipfile
 
+import httpx2
 import pytest
 
-from tests.api.conftest import BASE_URL
 from tests.api.helpers import check_signed_document, fresh
 from tests.conftest import LANGS, TYPES
 
@@ -26,13 +26,15 @@ def issue_and_check(live, client, doc_type, lang, tmp_path) -> dict:
     doc = r.json()
     assert doc["type"] == doc_type and doc["language"] == lang and doc["status"] == "valid"
     assert doc["external_id"] == raw["external_id"]
-    assert doc["verification_url"] == f"{BASE_URL}/v/{doc['token']}"
+    assert doc["verification_url"] == f"{live.base_url}/v/{doc['token']}"
     assert r.headers["location"] == doc["links"]["self"] == f"/documents/{doc['id']}"
     assert doc["current_version"] == 1 and [v["number"] for v in doc["versions"]] == [1]
     pdf = client.get(doc["links"]["pdf"])
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(pdf.content).hexdigest() == doc["versions"][0]["pdf_sha256"]
-    check_signed_document(pdf.content, doc, live.runtime, tmp_path)
+    check_signed_document(pdf.content, doc, live.runtime, tmp_path)     # the QR decodes to verification_url
+    page = httpx2.get(doc["verification_url"], headers={"Accept-Language": "ru"}, timeout=60)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     return doc
 
 
