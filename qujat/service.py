@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docgen import qr
+from docgen.errors import FieldProblem, RequestInvalid
 from docgen.model import DocumentType
 from qujat.runtime import AUTHORITY_HEAD, ENTERPRISE_HEAD, Runtime
 from signing.model import Level
@@ -37,7 +38,7 @@ from signing.sign import sign_pdf
 from store import (ApiKey, AuditEvent, Conflict, NewVersion, NotFound, Record, SignatureInfo,
                    TemplateRef, Version, request_fingerprint)
 
-__all__ = ["Caller", "Issued", "ExternalIdTaken", "issue", "annul", "get", "versions", "audit",
+__all__ = ["Caller", "Issued", "ExternalIdTaken", "issue", "annul", "get", "versions", "audit", "decode",
            "current_file", "signing_roles"]
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,8 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
     record of this caller with it and the same content is answered again, with other content
     `ExternalIdTaken`."""
     store = _store(rt)
-    request = rt.parse(raw)                                   # RequestInvalid: nothing happens
-    body = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+    body = decode(raw)
+    request = rt.parse(body)                                  # RequestInvalid: nothing happens
     content = _content(request)
     claimed = False
     if idempotency_key is not None:
@@ -189,6 +190,19 @@ def _record_id(value: uuid.UUID | str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise NotFound("no record with this id") from None
+
+
+def decode(raw: Any) -> Any:
+    """The request as JSON values (its text decoded); RequestInvalid for what is not JSON,
+    nesting too deep for the decoder included."""
+    if not isinstance(raw, (bytes, bytearray, str)):
+        return raw
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RequestInvalid([FieldProblem("", f"not valid JSON: {e}")]) from None
+    except RecursionError:
+        raise RequestInvalid([FieldProblem("", "not valid JSON: nested too deeply")]) from None
 
 
 def _content(request) -> dict[str, Any]:

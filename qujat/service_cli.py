@@ -55,7 +55,7 @@ def cmd_issue(args) -> int:
                                        signer_password_file=Path(args.password_file),
                                        signer2_pkcs12=None, signer2_password_file=None)
     try:  # before LibreOffice starts: a bad request costs nothing
-        parse_request(raw, today=settings.today())
+        parse_request(service.decode(raw), today=settings.today())
     except RequestInvalid as e:
         _print_invalid(e)
         return EXIT_INVALID

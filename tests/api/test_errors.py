@@ -20,7 +20,7 @@ def shaped(r, status: int, code: str) -> list[dict]:
 
 def test_invalid_json_is_422_for_the_whole_request(client, live):
     before = live.runtime.store.count("records")
-    for body in (b"{", b"", b"[1, 2]", b"\xff\xfe", b'"text"'):
+    for body in (b"{", b"", b"[1, 2]", b"\xff\xfe", b'"text"', b"[" * 200_000 + b"]" * 200_000):
         problems = shaped(client.post("/documents", content=body, headers={"Content-Type": "application/json"}),
                           422, "invalid_request")
         assert problems[0]["path"] == ""
