@@ -4,6 +4,7 @@ checked word for word against the seed texts in tests/data/seeds/ (see tests/dat
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from docgen.catalog import (
     GroundKind,
     UnknownGround,
     UnknownService,
+    Validity,
     load_catalog,
     read_catalog,
 )
+from docgen.fmt import KazakhCase, date_kk
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "docgen" / "catalog"
 SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
@@ -325,3 +328,105 @@ def test_a_catalog_that_is_not_yaml_is_refused(tmp_path):
 
 def test_a_faithful_copy_reads_the_same(tmp_path):
     assert read_catalog(_broken_copy(tmp_path, lambda data: None)) == load_catalog()
+
+
+# --- legal sources and their validity ------------------------------------------------------------
+
+# (act key, seed, in force from, repealed on)
+ACTS = [
+    ("301", "000", dt.date(2020, 10, 1), None),
+    ("1392", "002", dt.date(2012, 11, 1), dt.date(2014, 4, 16)),
+    ("722", "002", dt.date(2013, 7, 12), None),
+    ("KRG5610", "004", dt.date(2013, 9, 17), dt.date(2014, 9, 12)),
+]
+
+
+def _acts(catalog):
+    found = {}
+    for service in catalog:
+        for act in (service.source.legal, service.source.wording):
+            if act is not None:
+                found[act.key] = act
+    return found
+
+
+@pytest.mark.parametrize("key, seed, since, repealed", ACTS, ids=[a[0] for a in ACTS])
+def test_each_act_has_the_validity_its_seed_states(catalog, seeds, key, seed, since, repealed):
+    act = _acts(catalog)[key]
+    assert act.date == act.in_force_from == since
+    assert act.repealed_on == repealed
+    assert (act.repealed_by is None) == (repealed is None)
+    # the number and date as the seed writes them: «2012 жылғы 1 қарашадағы № 1392», or the short
+    # form of an editorial note «12.07.2013 № 722»; seed 004 writes «N» for «№»
+    text = re.sub(r"n(?=\d)", "№", seeds[next(n for n in seeds if n.startswith(seed))])
+    long = normalise(f"{date_kk(act.date, KazakhCase.LOCATIVE)} № {act.number}")
+    short = normalise(f"{act.date:%d.%m.%Y} № {act.number}")
+    assert long in text or short in text, (key, long, short)
+    if repealed is not None:
+        number = act.repealed_by.kk.split("№ ", 1)[1].split()[0]
+        assert number in act.repealed_by.ru and number in act.repealed_by.en
+        head = text[:3000]  # the seed's header: «Күші жойылды - … 2014 жылғы 16 сәуірдегі № 358 қаулысымен»
+        assert normalise(f"{date_kk(repealed, KazakhCase.LOCATIVE)} № {number}") in head
+        assert normalise("Күші жойылды") in head
+    if act.registered is not None:
+        assert normalise(f"№ {act.registered.number} болып тіркелді") in text
+        assert normalise(f"{act.registered.date.year} жылғы {act.registered.date.day} ") in text
+
+
+def test_an_act_is_cited_from_its_date_until_the_day_it_was_repealed(catalog):
+    decree = catalog.get("1392-11").source.legal
+    assert decree.validity_on(dt.date(2012, 10, 31)) is Validity.NOT_YET_IN_FORCE
+    assert decree.validity_on(dt.date(2012, 11, 1)) is Validity.IN_FORCE
+    assert decree.validity_on(dt.date(2014, 4, 15)) is Validity.IN_FORCE
+    assert decree.validity_on(dt.date(2014, 4, 16)) is Validity.REPEALED
+    assert catalog.get("301-03").source.legal.validity_on(dt.date(2026, 11, 29)) is Validity.IN_FORCE
+    assert catalog.get("S001-01").source.legal.validity_on(dt.date(2026, 11, 29)) is Validity.UNKNOWN
+
+
+@pytest.mark.parametrize("code, day, problem", [
+    ("301-03", dt.date(2026, 11, 19), None),
+    ("301-03", dt.date(2020, 9, 30), "not yet in force on 2020-09-30"),
+    ("1392-11", dt.date(2026, 11, 19), "repealed on 16 April 2014: Decree of the Government of the RK No 1392"),
+    ("1392-11", dt.date(2013, 6, 1), None),
+    # standards 1-4 are quoted in the wording of decree No 722 of 12 July 2013
+    ("1392-01", dt.date(2013, 6, 1), "in the wording of Decree of the Government of the RK No 722 of 12 July 2013"),
+    ("1392-01", dt.date(2013, 10, 1), None),
+    ("KRG5610-01", dt.date(2014, 1, 10), None),
+    ("KRG5610-01", dt.date(2014, 9, 12), "repealed on 12 September 2014: Resolution of the Akimat of Karaganda "
+                                         "Oblast No 56/10 of 17 September 2013 was repealed by Resolution of the "
+                                         "Akimat of Karaganda Oblast No 47/01 of 12 September 2014"),
+    ("S001-01", dt.date(2026, 11, 19), "the seed gives no date, so it is never cited"),
+])
+def test_citation_problem_of_a_service_on_a_date(catalog, code, day, problem):
+    service = catalog.get(code)
+    found = service.citation_problem(day)
+    if problem is None:
+        assert found is None and service.grounds_in_force(day) == service.refusal_grounds
+    else:
+        assert found is not None and problem in found.message, found
+        assert service.grounds_in_force(day) == ()
+
+
+def test_every_service_names_an_act_with_a_stated_validity(catalog):
+    for service in catalog:
+        act = service.source.legal
+        assert act is not None and act.en.isascii(), service.code
+        assert act.entry_into_force, service.code
+        if act.in_force_from is None:
+            assert service.code.startswith("S001"), service.code  # the one seed without an act
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (_set(["acts", "1392", "repealed_by"], None), r"acts\.1392: give repealed_on and repealed_by together"),
+        (_set(["acts", "301", "in_force_from"], "2020-09-01"), r"acts\.301\.in_force_from: must be a date"),
+        (_set(["acts", "301", "in_force_from"], dt.date(2020, 9, 1)), r"not in force before its own date"),
+        (_set(["acts", "1392", "repealed_on"], dt.date(2012, 1, 1)), r"repealed_on: must come after in_force_from"),
+        (_set(["services", 15, "source", "wording"], "999"), r"'999' is not another key of `acts`"),
+        (_set(["acts", "301", "number"], 301), r"acts\.301\.number: must be a string"),
+    ],
+)
+def test_a_malformed_act_is_refused_with_the_place_and_the_reason(tmp_path, change, message):
+    with pytest.raises(CatalogError, match=message):
+        read_catalog(_broken_copy(tmp_path, change))

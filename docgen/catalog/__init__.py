@@ -2,7 +2,12 @@
 
 The data lives in ``services.yaml`` next to this module (the code scheme is documented at its top);
 this module reads it once, checks its shape, and hands out frozen objects. A motivated refusal
-takes its legal wording from here: ``load_catalog().get("1392-01").ground("1392-01.1")``.
+takes its legal wording from here: ``load_catalog().get("301-03").ground("301-03.1")``.
+
+Every legal source carries its validity as the seeds state it (number, date, in force from,
+repealed on, by what). A document may cite a service's grounds only on a date its act was in
+force: ``service.citation_problem(day)`` says why not, in words an error message can carry
+(README.md next to this module, "Citing only what was in force").
 
 Why the checks are strict: the wording printed on an official document comes from this file, so a
 typo in a key, a ground filed under the wrong service or a Latin letter inside a Kazakh word must
@@ -11,6 +16,7 @@ stop the program at start-up, not show up on a refusal handed to a citizen.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import re
@@ -27,11 +33,16 @@ __all__ = [
     "Bilingual",
     "Catalog",
     "CatalogError",
+    "CitationProblem",
     "Deadline",
+    "Designation",
     "GroundKind",
+    "LegalSource",
     "RefusalGround",
+    "Registration",
     "Service",
     "Source",
+    "Validity",
     "UnknownGround",
     "UnknownService",
     "load_catalog",
@@ -128,14 +139,111 @@ class Deadline:
     minutes: int | None = None
 
 
+def english_date(day: dt.date) -> str:
+    """16 April 2014: how the error messages (English) write a date."""
+    return f"{day.day} {day:%B} {day.year}"
+
+
+class Validity(str, enum.Enum):
+    """Whether an act could be cited on a given date."""
+
+    IN_FORCE = "in_force"
+    NOT_YET_IN_FORCE = "not_yet_in_force"
+    REPEALED = "repealed"
+    #: the seed does not say when the act was in force (no act, no date): never cited
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Designation:
+    """How an act is named: in Kazakh, in Russian, and in English for error messages."""
+
+    kk: str
+    ru: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    """State registration of a normative act (the Ministry of Justice or its department)."""
+
+    number: str
+    date: dt.date
+
+
+@dataclass(frozen=True)
+class LegalSource:
+    """A legal act services come from, with its validity as the seeds state it.
+
+    ``in_force_from`` is the first date a document may cite the act; the seeds give entry into
+    force only as "N calendar days after first official publication", without that date, so it
+    is the act's own date. ``repealed_on`` is the date of the repealing act: a document dated
+    on or after it may not cite the act (the day the repeal took effect is not in the seeds,
+    and it cannot be earlier). ``None`` where the seed does not state the item."""
+
+    key: str
+    name: Bilingual
+    en: str
+    number: str | None
+    date: dt.date | None
+    registered: Registration | None
+    in_force_from: dt.date | None
+    entry_into_force: str
+    repealed_on: dt.date | None = None
+    repealed_by: Designation | None = None
+
+    def validity_on(self, day: dt.date) -> Validity:
+        """Could a document dated ``day`` cite this act?"""
+        if self.in_force_from is None:
+            return Validity.UNKNOWN
+        if day < self.in_force_from:
+            return Validity.NOT_YET_IN_FORCE
+        if self.repealed_on is not None and day >= self.repealed_on:
+            return Validity.REPEALED
+        return Validity.IN_FORCE
+
+    def problem_on(self, day: dt.date) -> "CitationProblem | None":
+        """Why a document dated ``day`` may not cite this act, or None when it may."""
+        validity = self.validity_on(day)
+        if validity is Validity.IN_FORCE:
+            return None
+        if validity is Validity.REPEALED:
+            assert self.repealed_on is not None and self.repealed_by is not None
+            message = (f"repealed on {english_date(self.repealed_on)}: {self.en} was repealed by "
+                       f"{self.repealed_by.en}, and the document is dated {day.isoformat()}")
+        elif validity is Validity.NOT_YET_IN_FORCE:
+            assert self.in_force_from is not None
+            message = (f"not yet in force on {day.isoformat()}: {self.en} is in force from "
+                       f"{english_date(self.in_force_from)}")
+        else:
+            message = (f"in force on dates the catalog does not know: {self.en}; the seed gives "
+                       f"no date, so it is never cited")
+        return CitationProblem(validity, self, message)
+
+
+@dataclass(frozen=True)
+class CitationProblem:
+    """Why a document of a given date may not cite an act (``message``: English, for a field
+    error; it begins with the reason, e.g. "repealed on 16 April 2014: …")."""
+
+    validity: Validity
+    source: LegalSource
+    message: str
+
+
 @dataclass(frozen=True)
 class Source:
-    """Where a service comes from: the seed file(s), the act and the part of the act."""
+    """Where a service comes from: the seed file(s), the act and the part of the act.
+
+    ``wording`` is the act that gave the part the wording quoted in the catalog (decree No 722
+    for standards 1-4 of decree No 1392), when it is not the act itself."""
 
     seeds: tuple[str, ...]
     act_key: str
     act: Bilingual
     item: Bilingual
+    legal: LegalSource | None = None
+    wording: LegalSource | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +272,29 @@ class Service:
     def can_refuse(self) -> bool:
         """Whether a motivated refusal can be issued: only with at least one ground to cite."""
         return bool(self.refusal_grounds)
+
+    def citation_problem(self, day: dt.date) -> CitationProblem | None:
+        """Why a document dated ``day`` may not cite this service's act (its name, its grounds),
+        or None when it may: the act must be in force, and the wording quoted must be too."""
+        legal = self.source.legal
+        if legal is None:  # a catalog built by hand without acts: nothing to judge by
+            return None
+        problem = legal.problem_on(day)
+        if problem is not None:
+            return problem
+        wording = self.source.wording
+        if wording is not None and wording.validity_on(day) in (Validity.NOT_YET_IN_FORCE, Validity.UNKNOWN):
+            return CitationProblem(
+                Validity.NOT_YET_IN_FORCE, wording,
+                f"not yet in force on {day.isoformat()} in the wording quoted: the catalog quotes "
+                f"{legal.en} in the wording of {wording.en}"
+                + (f", in force from {english_date(wording.in_force_from)}" if wording.in_force_from else ""),
+            )
+        return None
+
+    def grounds_in_force(self, day: dt.date) -> tuple[RefusalGround, ...]:
+        """The grounds a document dated ``day`` may cite (none while the act is not in force)."""
+        return () if self.citation_problem(day) else self.refusal_grounds
 
 
 @dataclass(frozen=True)
@@ -280,8 +411,8 @@ class _Reader:
             raise self.fail("version", "must be a positive integer")
         acts_raw = data["acts"]
         if not isinstance(acts_raw, dict) or not acts_raw:
-            raise self.fail("acts", "must be a non-empty mapping of act key to {kk, ru}")
-        acts = {str(key): self.bilingual(value, f"acts.{key}") for key, value in acts_raw.items()}
+            raise self.fail("acts", "must be a non-empty mapping of act key to an act")
+        acts = {str(key): self.act(str(key), value, f"acts.{key}") for key, value in acts_raw.items()}
         raw_services = self.sequence(data["services"], "services")
         if not raw_services:
             raise self.fail("services", "must list at least one service")
@@ -289,7 +420,52 @@ class _Reader:
         self.check_references(services)
         return Catalog(services=tuple(services), version=version)
 
-    def service(self, raw: Any, path: str, acts: Mapping[str, Bilingual]) -> Service:
+    _ACT_KEYS = {
+        "kk", "ru", "en", "number", "date", "registered", "in_force_from", "entry_into_force",
+        "repealed_on", "repealed_by",
+    }
+
+    def date(self, value: Any, path: str) -> dt.date | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise self.fail(path, f"must be a date (YYYY-MM-DD) or null, not {value!r}")
+        return value
+
+    def act(self, key: str, raw: Any, path: str) -> LegalSource:
+        raw = self.mapping(raw, path, self._ACT_KEYS, self._ACT_KEYS)
+        name = Bilingual(kk=self.text(raw["kk"], f"{path}.kk"), ru=self.text(raw["ru"], f"{path}.ru"))
+        number = raw["number"]
+        if number is not None and (not isinstance(number, str) or not number.strip()):
+            raise self.fail(f"{path}.number", "must be a string (quote it) or null")
+        date = self.date(raw["date"], f"{path}.date")
+        registered = None
+        if raw["registered"] is not None:
+            reg = self.mapping(raw["registered"], f"{path}.registered", {"number", "date"}, {"number", "date"})
+            reg_date = self.date(reg["date"], f"{path}.registered.date")
+            if not isinstance(reg["number"], str) or reg_date is None:
+                raise self.fail(f"{path}.registered", "needs a number (a string) and a date")
+            registered = Registration(reg["number"], reg_date)
+        in_force_from = self.date(raw["in_force_from"], f"{path}.in_force_from")
+        repealed_on = self.date(raw["repealed_on"], f"{path}.repealed_on")
+        if in_force_from is not None and (date is None or in_force_from < date):
+            raise self.fail(f"{path}.in_force_from", "an act is not in force before its own date")
+        if repealed_on is not None and (in_force_from is None or repealed_on <= in_force_from):
+            raise self.fail(f"{path}.repealed_on", "must come after in_force_from")
+        repealed_by = None
+        if raw["repealed_by"] is not None:
+            by = self.mapping(raw["repealed_by"], f"{path}.repealed_by", {"kk", "ru", "en"}, {"kk", "ru", "en"})
+            repealed_by = Designation(*(self.text(by[k], f"{path}.repealed_by.{k}") for k in ("kk", "ru", "en")))
+        if (repealed_on is None) != (repealed_by is None):
+            raise self.fail(path, "give repealed_on and repealed_by together (both null while in force)")
+        return LegalSource(
+            key=key, name=name, en=self.text(raw["en"], f"{path}.en"), number=number, date=date,
+            registered=registered, in_force_from=in_force_from,
+            entry_into_force=self.text(raw["entry_into_force"], f"{path}.entry_into_force"),
+            repealed_on=repealed_on, repealed_by=repealed_by,
+        )
+
+    def service(self, raw: Any, path: str, acts: Mapping[str, LegalSource]) -> Service:
         raw = self.mapping(raw, path, self._SERVICE_KEYS, self._REQUIRED_SERVICE_KEYS)
         code = raw["code"]
         if not isinstance(code, str) or not _SERVICE_CODE.match(code):
@@ -317,19 +493,27 @@ class _Reader:
             notes=self.text(notes, f"{path}.notes") if notes else "",
         )
 
-    def source(self, raw: Any, path: str, acts: Mapping[str, Bilingual]) -> Source:
-        raw = self.mapping(raw, path, {"seeds", "act", "item"}, {"seeds", "act", "item"})
+    def source(self, raw: Any, path: str, acts: Mapping[str, LegalSource]) -> Source:
+        raw = self.mapping(raw, path, {"seeds", "act", "item", "wording"}, {"seeds", "act", "item"})
         seeds = self.sequence(raw["seeds"], f"{path}.seeds")
         if not seeds:
             raise self.fail(f"{path}.seeds", "must name at least one seed file")
         act_key = str(raw["act"])
         if act_key not in acts:
             raise self.fail(f"{path}.act", f"{act_key!r} is not a key of `acts` ({sorted(acts)})")
+        wording = None
+        if "wording" in raw:
+            wording_key = str(raw["wording"])
+            if wording_key not in acts or wording_key == act_key:
+                raise self.fail(f"{path}.wording", f"{wording_key!r} is not another key of `acts` ({sorted(acts)})")
+            wording = acts[wording_key]
         return Source(
             seeds=tuple(self.text(s, f"{path}.seeds[{i}]") for i, s in enumerate(seeds)),
             act_key=act_key,
-            act=acts[act_key],
+            act=acts[act_key].name,
             item=self.bilingual(raw["item"], f"{path}.item"),
+            legal=acts[act_key],
+            wording=wording,
         )
 
     def deadline(self, raw: Any, path: str) -> Deadline | None:
