@@ -475,8 +475,30 @@ class Application(_Model):
 
 
 class RefusalGroundRef(_Model):
-    code: ShortText
+    """One ground of a refusal: a ground of the service catalog by its ``code``, or — where the
+    catalog has no ground in force for the service on the document's date — the ground itself,
+    its ``text`` and ``legal_basis`` in Kazakh and Russian, as the upstream system knows the
+    current rules. ``explanation``: the facts found, always."""
+
+    code: ShortText | None = Field(None, description="a ground of the service catalog, e.g. 301-03.1")
+    text: Bilingual | None = Field(None, description="the ground's wording as the act states it (without a code)")
+    legal_basis: Bilingual | None = Field(
+        None, description="the provision the ground stands in: sub-paragraph, paragraph, act (without a code)")
     explanation: Bilingual
+
+    @model_validator(mode="after")
+    def _code_or_own_wording(self) -> "RefusalGroundRef":
+        if self.code is not None:
+            stated = [k for k in ("text", "legal_basis") if getattr(self, k) is not None]
+            if stated:
+                raise _at(stated[0], "a catalog ground (code) brings its own wording and legal basis; "
+                                     "give either code, or text and legal_basis")
+        elif self.text is None:
+            raise _at("text", "give the ground's code from the service catalog, or its text and legal_basis "
+                              "(kk and ru)")
+        elif self.legal_basis is None:
+            raise _at("legal_basis", "a ground given by its text needs its legal basis (kk and ru)")
+        return self
 
 
 class MotivatedRefusalData(_Model):
@@ -485,12 +507,15 @@ class MotivatedRefusalData(_Model):
     applicant: Party
     grounds: Annotated[list[RefusalGroundRef], Field(min_length=1)]
     outgoing_number: ShortText | None = None
-    issued_on: dt.date | None = None
+    issued_on: dt.date | None = Field(None, description="date of the refusal; the render date if omitted")
     provider: Organization | None = None
     signer: Signer | None = None
 
     @model_validator(mode="after")
     def _grounds_of_service(self, info: ValidationInfo) -> "MotivatedRefusalData":
+        """A refusal cites only grounds of its own service, and only on a date their act was in
+        force: the document's date (``issued_on``, else the reference "today"), so that a record
+        dated 2013 regenerates with the grounds of that time (docgen/catalog/README.md)."""
         from docgen.catalog import load_catalog
 
         catalog = load_catalog()
@@ -498,18 +523,38 @@ class MotivatedRefusalData(_Model):
             service = catalog.get(self.service)
         except KeyError:
             raise _at("service", f"unknown service code {self.service!r}; see the service catalog") from None
+        day = self.issued_on or reference_date(info)
+        problem = service.citation_problem(day)
+        in_force = service.grounds_in_force(day)
         own = {g.code for g in service.refusal_grounds}
+        instead = ("cite a ground in force on the document's date, or give the ground's text and "
+                   "legal_basis (kk and ru)")
         for i, g in enumerate(self.grounds):
+            if g.code is None:
+                if in_force:
+                    raise _at(f"grounds.{i}.text",
+                              f"service {self.service} has grounds in force on {day.isoformat()} in the "
+                              f"catalog ({', '.join(x.code for x in in_force)}): cite them by code")
+                continue
             if g.code not in own:
                 raise _at(
                     f"grounds.{i}.code",
                     f"ground {g.code!r} is not a refusal ground of service {self.service}"
                     + (f" (its grounds: {', '.join(sorted(own))})" if own else " (that service lists no grounds)"),
                 )
-        codes = [g.code for g in self.grounds]
+            if problem is not None:
+                raise _at(f"grounds.{i}.code", f"{problem.message}; ground {g.code} cannot be cited: {instead}")
+        codes = [g.code for g in self.grounds if g.code is not None]
         if len(set(codes)) != len(codes):
             raise _at("grounds", "each ground may be cited once")
-        if self.application.date > (self.issued_on or reference_date(info)):
+        if problem is not None:
+            successors = f" (see also {', '.join(service.see_also)})" if service.see_also else ""
+            raise _at("service", f"{problem.message}; a document of that date cannot be a refusal of "
+                                 f"service {self.service}{successors}")
+        if self.provider is None and service.provider is None:
+            raise _at("provider", f"the service catalog names no provider of service {self.service}; "
+                                  "give the provider (name_kk, name_ru, bin)")
+        if self.application.date > day:
             raise _at("application.date", "the application is dated after the refusal")
         return self
 

@@ -310,3 +310,129 @@ def test_every_problem_is_reported_at_once(make_request):
     raw["data"]["land_plot"]["cadastral_number"] = "x"
     raw["data"]["basis"]["number"] = ""
     assert {"data.holder.iin", "data.land_plot.cadastral_number", "data.basis.number"} <= set(problems(raw))
+
+
+# --- a refusal cites only what was in force on its date (docgen/catalog/README.md) -------------------
+
+TODAY = dt.date(2026, 11, 29)
+
+
+def refusal_of_decree_1392(make_request, issued_on: str, applied_on: str) -> dict:
+    """The example refusal moved to service 1392-11 of decree No 1392 (repealed on 16 April 2014)."""
+    raw = make_request("motivated_refusal")
+    raw["data"].update(service="1392-11", issued_on=issued_on, application={"number": "1204", "date": applied_on})
+    raw["data"]["grounds"] = [{"code": "1392-11.1", "explanation": {"kk": "Жер учаскесінің жоспары ұсынылмады.",
+                                                                   "ru": "План земельного участка не представлен."}}]
+    return raw
+
+
+def problems_on(raw, today=TODAY) -> dict[str, str]:
+    with pytest.raises(RequestInvalid) as e:
+        parse_request(raw, today=today)
+    return {p.path: p.message for p in e.value.problems}
+
+
+def test_a_refusal_dated_today_cannot_cite_a_repealed_decree(make_request):
+    found = problems_on(refusal_of_decree_1392(make_request, "2026-11-19", "2026-11-12"))
+    message = found["data.grounds.0.code"]
+    assert message.startswith("repealed on 16 April 2014: Decree of the Government of the RK No 1392 of 1 November 2012")
+    assert "No 358 of 16 April 2014" in message and "dated 2026-11-19" in message
+    assert "text and legal_basis" in message  # what to do instead
+
+
+def test_without_issued_on_the_reference_today_is_the_documents_date(make_request):
+    raw = refusal_of_decree_1392(make_request, "2026-11-19", "2013-05-20")
+    del raw["data"]["issued_on"]
+    assert "repealed on 16 April 2014" in problems_on(raw)["data.grounds.0.code"]
+    # an archive regeneration: the caller's "today" is the record's date
+    assert parse_request(raw, today=dt.date(2013, 6, 1)).data.grounds[0].code == "1392-11.1"
+
+
+def test_a_refusal_dated_2013_still_cites_decree_1392(make_request):
+    req = parse_request(refusal_of_decree_1392(make_request, "2013-06-01", "2013-05-20"), today=TODAY)
+    assert req.data.issued_on == dt.date(2013, 6, 1)
+
+
+def test_standards_1_to_4_are_cited_only_in_the_wording_of_decree_722(make_request):
+    raw = make_request("motivated_refusal")
+    raw["data"].update(service="1392-01", issued_on="2013-06-01", application={"number": "77", "date": "2013-05-30"})
+    raw["data"]["grounds"][0]["code"] = "1392-01.1"
+    assert "wording of Decree of the Government of the RK No 722 of 12 July 2013" in problems_on(raw)["data.grounds.0.code"]
+    raw["data"].update(issued_on="2013-10-01", application={"number": "77", "date": "2013-09-30"})
+    assert parse_request(raw, today=TODAY).data.service == "1392-01"
+
+
+def test_rules_of_unknown_validity_are_never_cited(make_request):
+    raw = make_request("motivated_refusal")
+    raw["data"]["service"] = "S001-01"
+    raw["data"]["grounds"][0]["code"] = "S001-01.1"
+    assert "never cited" in problems_on(raw)["data.grounds.0.code"]
+
+
+def stated_ground() -> dict:
+    return {
+        "text": {"kk": "көрсетілетін қызметті алушының құжаттарының дұрыс еместігінің анықталуы",
+                 "ru": "установление недостоверности документов, представленных услугополучателем"},
+        "legal_basis": {"kk": "Қағидалардың 9-тармағының 1) тармақшасы", "ru": "подпункт 1) пункта 9 Правил"},
+        "explanation": {"kk": "Ұсынылған актінің көшірмесі түпнұсқаға сәйкес келмейді.",
+                        "ru": "Представленная копия акта не соответствует подлиннику."},
+    }
+
+
+def refusal_with_stated_ground(make_request) -> dict:
+    """Service 301-06 (order No 301, annex 6): in force, but its grounds are not in the seed."""
+    raw = make_request("motivated_refusal")
+    raw["data"]["service"] = "301-06"
+    raw["data"]["grounds"] = [stated_ground()]
+    return raw
+
+
+def test_a_ground_the_catalog_lacks_is_given_by_the_request(make_request):
+    ground = parse_request(refusal_with_stated_ground(make_request), today=TODAY).data.grounds[0]
+    assert ground.code is None and ground.text.kk.startswith("көрсетілетін") and ground.legal_basis.ru.startswith("подпункт")
+
+
+@pytest.mark.parametrize("remove, path", [
+    (("legal_basis",), "data.grounds.0.legal_basis"),
+    (("text",), "data.grounds.0.text"),
+    (("text", "ru"), "data.grounds.0.text.ru"),
+    (("legal_basis", "kk"), "data.grounds.0.legal_basis.kk"),
+])
+def test_a_stated_ground_needs_text_and_legal_basis_in_both_languages(make_request, remove, path):
+    raw = refusal_with_stated_ground(make_request)
+    target = raw["data"]["grounds"][0]
+    for key in remove[:-1]:
+        target = target[key]
+    del target[remove[-1]]
+    assert path in problems_on(raw)
+
+
+def test_a_stated_ground_is_checked_for_mixed_scripts(make_request):
+    raw = refusal_with_stated_ground(make_request)
+    raw["data"]["grounds"][0]["legal_basis"]["kk"] = "Қағидалардың 9-тармағының 1) тармақшасi"  # Latin i
+    assert "mixes Latin and Cyrillic" in problems_on(raw)["data.grounds.0.legal_basis.kk"]
+
+
+def test_a_ground_is_a_code_or_a_text_never_both(make_request):
+    raw = make_request("motivated_refusal")
+    raw["data"]["grounds"][0].update(text=stated_ground()["text"])
+    assert "either code, or text and legal_basis" in problems_on(raw)["data.grounds.0.text"]
+
+
+def test_a_service_with_grounds_in_force_is_refused_by_its_own_codes(make_request):
+    raw = make_request("motivated_refusal")  # service 301-03: order No 301 is in force
+    raw["data"]["grounds"] = [stated_ground()]
+    assert "cite them by code" in problems_on(raw)["data.grounds.0.text"]
+
+
+def test_a_service_of_a_repealed_act_has_no_refusal_dated_today(make_request):
+    raw = refusal_with_stated_ground(make_request)
+    raw["data"]["service"] = "1392-07"
+    message = problems_on(raw)["data.service"]
+    assert message.startswith("repealed on 16 April 2014") and "301-01" in message  # see_also: the current service
+
+
+def test_a_service_without_a_provider_in_the_catalog_needs_one_in_the_request(make_request):
+    raw = refusal_with_stated_ground(make_request)
+    del raw["data"]["provider"]
+    assert "give the provider" in problems_on(raw)["data.provider"]
