@@ -52,7 +52,7 @@ MAX_SHEET_MM = 500.0
 
 _TEXTS = {
     "ru": {"north": "С", "scale": "Масштаб", "metre": "м"},
-    "kk": {"north": "Т", "scale": "Масштабы", "metre": "м"},
+    "kk": {"north": "С", "scale": "Масштабы", "metre": "м"},  # Солтүстік: Kazakh maps mark north «С»
 }
 
 

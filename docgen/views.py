@@ -1,13 +1,18 @@
 """View models: a validated request → ready strings for one language's template.
 
-Templates only place values (style.md, "Templates"); every date, number, sum in words, label and
-choice between phrasings is made here. The plot plan is returned as picture bytes (EMF) with its
-printed size; the renderer places it (and the QR code) in the document.
+Templates only place values; every date, number, sum in words, label and choice between phrasings
+is made here: a Kazakh date inside a sentence takes its case («2026 жылғы 15 қыркүйектегі № 1184
+қаулысы», «2026 жылғы 1 қазаннан бастап … 30 қыркүйекке дейін»), a name its genitive, every
+«№ …» and identifier is kept whole at a line end (`docgen.fmt.nobreak`). ``title`` and ``author``
+are the document's own title and issuing body in its language (the PDF's Title and Author). The
+plot plan is returned as picture bytes (EMF) with its printed size; the renderer places it (and
+the QR code) in the document.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import yaml
 
 from docgen import fmt, geometry, plan as plan_drawing
+from docgen.fmt import KazakhCase
 from docgen.tokens import format_token
 from docgen.model import (
     AddressCertificateData,
@@ -64,7 +70,7 @@ def footer_context(languages: tuple[str, ...], url: str, token: str) -> dict:
     """The page footer is the same on every page of the file, so in kk+ru it speaks both languages.
     The verification code is printed in groups of four (`docgen.tokens.format_token`)."""
     return {
-        "footer_lines": [_l("equivalence")[lang] for lang in languages],
+        "footer_lines": [fmt.nobreak(_l("equivalence")[lang]) for lang in languages],
         "footer_caption": " / ".join(_l("verification_caption")[lang] for lang in languages),
         "footer_code_caption": " / ".join(_l("code_caption")[lang] for lang in languages),
         "verification_url": url,
@@ -84,11 +90,16 @@ def _party(p: Person | Organization, lang: str) -> dict:
 
 
 def _decision(dec, lang: str) -> str:
-    # Kazakh would decline the month name («15 қыркүйектегі»), which CLDR does not give: a clerk
-    # writes the short date with «ж.» instead.
+    """kk «Қарасай ауданы әкімдігінің 2026 жылғы 15 қыркүйектегі № 1184 қаулысы» (the date and
+    number before the kind of act, the month in the locative); ru «Постановление акимата
+    Карасайского района от 15 сентября 2026 года № 1184»."""
+    authority = dec.authority[lang]
     if lang == "kk":
-        return f"{dec.authority[lang]}, {fmt.date_short(dec.date)} ж. № {dec.number}"
-    return f"{dec.authority[lang]} от {fmt.date_long(dec.date, lang)} № {dec.number}"
+        head, _, kind = authority.rpartition(" ")
+        if head and kind in _l("kk_act_kinds"):
+            return f"{head} {fmt.date_kk(dec.date, KazakhCase.LOCATIVE)} № {dec.number} {kind}"
+        return f"{authority}, {fmt.date_kk(dec.date)}, № {dec.number}"
+    return f"{authority} от {fmt.date_long(dec.date, lang)} № {dec.number}"
 
 
 def _signer(signer, lang: str) -> dict:
@@ -103,6 +114,48 @@ def _org_name(org: Organization | None, lang: str) -> str:
     return org.name_kk if lang == "kk" else org.name_ru
 
 
+def _in_sentence(name: str, lang: str) -> str:
+    """An organisation's name inside a sentence: a first word that is a common noun in lower case
+    («…, филиал НАО «…» отказывает»), a proper name («Агентство Республики Казахстан …») kept."""
+    first = name.split(" ", 1)[0]
+    if first in _l("common_first_words", lang):
+        return name[0].lower() + name[1:]
+    return name
+
+
+def _female(iin: str) -> bool:
+    """The 7th digit of an IIN: odd for a man, even for a woman."""
+    return iin[6] in "246"
+
+
+def _applicant_phrase(p: Person | Organization, lang: str) -> str:
+    """Who applied, as sentence 1 of the cadastral value act needs it: kk in the genitive
+    («заңды тұлға – «…» жауапкершілігі шектеулі серіктестігінің (БСН …)»), ru after «заявлением»
+    («юридического лица – товарищества с ограниченной ответственностью «…» (БИН …)»). A name that
+    cannot be declined stands in brackets."""
+    if isinstance(p, Person):
+        if lang == "kk":
+            female = _female(p.iin)
+            genitive = fmt.kk_genitive(p.full_name)
+            if genitive:
+                return f"{'азаматша' if female else 'азамат'} {genitive} (ЖСН {p.iin})"
+            return f"{'азаматшаның' if female else 'азаматтың'} ({p.full_name}, ЖСН {p.iin})"
+        return f"физического лица (заявитель – {p.full_name}, ИИН {p.iin})"
+    if lang == "kk":
+        genitive = fmt.kk_genitive(p.name_kk)
+        if genitive:
+            return f"заңды тұлға – {genitive} (БСН {p.bin})"
+        return f"заңды тұлғаның ({p.name_kk}, БСН {p.bin})"
+    name = p.name_ru
+    for form, genitive in _l("ru_legal_form_genitive").items():
+        if name.lower().startswith(form.lower() + " "):
+            return f"юридического лица – {genitive}{name[len(form):]} (БИН {p.bin})"
+    first = name.split(" ", 1)[0]
+    if name.startswith("«") or (first.isupper() and len(first) >= 2):  # ТОО «…», АО «…»: not declined
+        return f"юридического лица – {name} (БИН {p.bin})"
+    return f"юридического лица (заявитель – {name}, БИН {p.bin})"
+
+
 def _years(term, lang: str) -> str:
     years = round((term.end - term.start).days / 365.25)
     if lang == "kk":
@@ -113,10 +166,13 @@ def _years(term, lang: str) -> str:
 
 
 def _term_text(term, lang: str) -> str:
-    a, b = fmt.date_short(term.start), fmt.date_short(term.end)
+    """kk «2026 жылғы 1 қазаннан бастап 2075 жылғы 30 қыркүйекке дейін (49 жыл)» (ablative,
+    dative); ru «с 1 октября 2026 года по 30 сентября 2075 года (49 лет)»."""
     if lang == "kk":
-        return f"{a} ж. бастап {b} ж. дейін ({_years(term, lang)})"
-    return f"с {a} г. по {b} г. ({_years(term, lang)})"
+        a = fmt.date_kk(term.start, KazakhCase.ABLATIVE)
+        b = fmt.date_kk(term.end, KazakhCase.DATIVE)
+        return f"{a} бастап {b} дейін ({_years(term, lang)})"
+    return f"с {fmt.date_long(term.start, lang)} по {fmt.date_long(term.end, lang)} ({_years(term, lang)})"
 
 
 def _lease_kind(term) -> str:
@@ -147,7 +203,9 @@ def _land_right_act(d: LandRightActData, lang: str, issued_on: dt.date) -> View:
     pts = [(p.name, p.x, p.y) for p in d.plan.points]
     drawing = plan_drawing.draw_plan(pts, scale=d.plan.scale, language=lang, width_mm=95, height_mm=80)
     ctx = {
-        "title": title.upper(),
+        "title": title,
+        "title_caps": title.upper(),
+        "author": _org_name(d.issuer, lang),
         "duplicate_mark": _l("duplicate")[lang] if d.duplicate else "",
         "act_number": d.act_number,
         "issued_on": fmt.date_long(issued_on, lang),
@@ -172,8 +230,10 @@ def _land_right_act(d: LandRightActData, lang: str, issued_on: dt.date) -> View:
 def _cadastral_information(d: CadastralInformationData, lang: str, issued_on: dt.date) -> View:
     ctx = {
         "title": _l("cadastral_information_title", d.variant.value)[lang],
+        "author": _org_name(d.issuer, lang),
         "variant": d.variant.value,
-        "as_of": fmt.date_long(d.as_of, lang),
+        # kk «Мәліметтер 2026 жылғы 19 қарашадағы жағдай бойынша», ru «… по состоянию на 19 ноября …»
+        "as_of": fmt.date_long(d.as_of, lang, KazakhCase.LOCATIVE),
         "issued_on": fmt.date_long(issued_on, lang),
         "request_number": d.request_number or "",
         "plot": _land_plot(d.land_plot, lang),
@@ -203,7 +263,11 @@ def _address_line(a, lang: str, object_kind: ObjectKind) -> str:
 
 def _address_certificate(d: AddressCertificateData, lang: str, issued_on: dt.date) -> View:
     op = d.operation
+    title = _l("document_title", "address_certificate")[lang]
     ctx = {
+        "title": title,
+        "title_caps": title.upper(),
+        "author": _org_name(d.issuer, lang),
         "operation_phrase": _l("address_operation", op.value)[lang],
         "address_caption": _l("address_caption", op.value)[lang],
         "address": _address_line(d.address, lang, d.object_kind),
@@ -222,32 +286,42 @@ def _address_certificate(d: AddressCertificateData, lang: str, issued_on: dt.dat
     return View(ctx)
 
 
+def _places(values, minimum: int) -> int:
+    """Decimals that show every value of a column exactly, at least ``minimum``."""
+    return max([minimum] + [max(0, -Decimal(v).normalize().as_tuple().exponent) for v in values])
+
+
 def _cadastral_value_act(d: CadastralValueActData, lang: str, issued_on: dt.date) -> View:
-    applicant = _party(d.applicant, lang)
-    is_person = isinstance(d.applicant, Person)
+    # one number of decimals per column, so that right-aligned figures line up
+    area_places = _places([r.area for r in d.rows], 4 if d.area_unit == "ha" else 2)
+    rate_places = _places([r.base_rate for r in d.rows], 2)
+    coef_places = _places([r.correction_coefficient for r in d.rows], 2)
     rows = []
     for r in d.rows:
         zone = r.zone if isinstance(r.zone, str) else r.zone[lang]
         rows.append({
             "zone": zone,
-            "area": fmt.decimal(r.area, lang),
-            "base_rate": fmt.decimal(r.base_rate, lang),
-            "coefficient": fmt.decimal(r.correction_coefficient, lang),
+            "area": fmt.decimal(r.area, lang, area_places),
+            "base_rate": fmt.decimal(r.base_rate, lang, rate_places),
+            "coefficient": fmt.decimal(r.correction_coefficient, lang, coef_places),
             "value": fmt.money(r.value, lang),
         })
+    title = _l("document_title", "cadastral_value_act")[lang]
     ctx = {
+        "title": title,
+        "title_caps": title.upper(),
+        "author": _org_name(d.cadastre_enterprise, lang),
         "act_number": d.act_number or "",
         "issued_on": fmt.date_long(issued_on, lang),
-        "applicant_person": applicant["line"] if is_person else "",
-        "applicant_organization": applicant["line"] if not is_person else "",
+        "applicant_phrase": _applicant_phrase(d.applicant, lang),
         "valuation_reason": d.valuation_reason[lang],
         "intended_use": d.intended_use[lang],
         "location": d.location[lang],
         "area_unit": _l("area_unit", d.area_unit)[lang],
         "rows": rows,
-        "total_area": fmt.decimal(d.total_area, lang),
+        "total_area": fmt.decimal(d.total_area, lang, area_places),
         "total": fmt.money(d.total, lang),
-        "total_words": fmt.money_in_words(d.total, lang),
+        "total_words": fmt.money_in_words(d.total, lang, capitalize=False),
         "enterprise_name": _org_name(d.cadastre_enterprise, lang),
         "enterprise_head_name": d.enterprise_head.full_name if d.enterprise_head else "",
         "enterprise_head_position": d.enterprise_head.position[lang] if d.enterprise_head else "",
@@ -263,25 +337,37 @@ def _motivated_refusal(d: MotivatedRefusalData, lang: str, issued_on: dt.date) -
     service = load_catalog().get(d.service)
     grounds = []
     for g in d.grounds:
-        ground = service.ground(g.code)
+        if g.code is not None:  # a catalog ground: the act's own wording and legal basis
+            ground = service.ground(g.code)
+            wording, basis = ground.wording.get(lang), ground.basis.get(lang)
+        else:  # given by the request where the catalog has no ground in force (docgen.model)
+            wording, basis = g.text[lang], g.legal_basis[lang]
         grounds.append({
-            "code": g.code,
-            "wording": ground.wording.get(lang),
-            "basis": ground.basis.get(lang),
+            "code": g.code or "",
+            "wording": wording,
+            "basis": basis.rstrip("."),
             "explanation": g.explanation[lang],
         })
     provider = _org_name(d.provider, lang) or (service.provider.get(lang) if service.provider else "")
+    appeal = _l("appeal")
+    title = _l("document_title", "motivated_refusal")[lang]
     ctx = {
+        "title": title,
+        "title_caps": title.upper(),
+        "author": provider,
         "service_name": service.name.get(lang),
         "service_code": service.code,
         "provider_name": provider,
+        "provider_in_sentence": _in_sentence(provider, lang),
         "outgoing_number": d.outgoing_number or "",
         "issued_on": fmt.date_long(issued_on, lang),
         "applicant": _party(d.applicant, lang),
         "application_number": d.application.number,
-        "application_date": fmt.date_long(d.application.date, lang),
-        "application_date_short": fmt.date_short(d.application.date),
+        # kk «Сіздің 2026 жылғы 12 қарашадағы № … өтінішіңізді», ru «… заявление от 12 ноября 2026 года №»
+        "application_date": fmt.date_long(d.application.date, lang, KazakhCase.LOCATIVE),
         "grounds": grounds,
+        # the Code's art. 91 is cited only by a refusal dated when the Code was in force
+        "appeal": appeal["appc" if issued_on >= appeal["appc_in_force_from"] else "general"][lang],
         **_signer(d.signer, lang),
     }
     return View(ctx)
@@ -296,10 +382,23 @@ _BUILDERS = {
 }
 
 
+def _whole_at_line_ends(value: Any) -> Any:
+    """Every string of a context with «№ …» and identifiers kept whole (`docgen.fmt.nobreak`)."""
+    if isinstance(value, str):
+        return fmt.nobreak(value)
+    if isinstance(value, dict):
+        return {k: _whole_at_line_ends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_at_line_ends(v) for v in value]
+    return value
+
+
 def build_view(request, lang: str, *, today: dt.date | None = None) -> View:
     """The context for `lang` ('kk' or 'ru') of a validated request."""
     data = request.data
     issued_on = getattr(data, "issued_on", None) or today or today_in()
     view = _BUILDERS[DocumentType(request.type)](data, lang, issued_on)
+    # the PDF's Title and Author are metadata, not lines of text: kept as they are
+    view.context = {k: v if k in ("title", "author") else _whole_at_line_ends(v) for k, v in view.context.items()}
     view.context.setdefault("lang", lang)
     return view

@@ -98,7 +98,9 @@ def new_document(lang: str) -> Document:
     styles["Doc Heading"].paragraph_format.space_before = Pt(5)
     styles["Doc Heading"].paragraph_format.keep_with_next = True
     core = doc.core_properties
-    core.author = "qujat"
+    # the issuing body, in the document's language (the PDF's Author); the view gives it. Written
+    # into the core properties as text by lxml, so not escaped here.
+    core.author = "{{ author|safe }}"
     core.language = "kk-KZ" if lang == "kk" else "ru-RU"
     _footer(doc, lang)
     # python-docx starts with one empty paragraph; drop it so the body begins with our content
@@ -180,10 +182,11 @@ def tag(doc, text: str):
 
 
 def table(doc, header: list[str], loop: str | None, cells: list[str], widths_mm: list[float],
-          total: list[str] | None = None, into=None):
+          total: list[str] | None = None, into=None, right: tuple[int, ...] = ()):
     """A bordered table; when `loop` is given, the data row repeats with {%tr for … %}.
 
-    `into` is a table cell to nest the table in (default: the document body)."""
+    `into` is a table cell to nest the table in (default: the document body); the columns listed
+    in `right` (numbers) are right-aligned below the header."""
     rows = 1 + (3 if loop else 1) + (1 if total else 0)
     t = (into or doc).add_table(rows=rows, cols=len(header))
     t.style = doc.styles["Table Grid"]
@@ -208,6 +211,9 @@ def table(doc, header: list[str], loop: str | None, cells: list[str], widths_mm:
         i = 2
     if total:
         fill(t.rows[i], total, "Table Text")
+    for row in t.rows[1:]:
+        for col in right:
+            row.cells[col].paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
     _widths(t, widths_mm)
     # repeat the header row on every page
     trpr = t.rows[0]._tr.get_or_add_trPr()
@@ -217,7 +223,9 @@ def table(doc, header: list[str], loop: str | None, cells: list[str], widths_mm:
     return t
 
 
-def signature_block(doc, position: str, name: str, seal: str):
+def signature_block(doc, position: str, name: str, seal: str, caption: str | None = None):
+    """Position | seal place | name; a form's caption («(Ф.И.О. руководителя)») stands under the
+    name, in the name's own cell."""
     t = doc.add_table(rows=1, cols=3)
     _no_borders(t)
     _widths(t, (80, 25, 68))
@@ -227,6 +235,10 @@ def signature_block(doc, position: str, name: str, seal: str):
     c1.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
     c2.paragraphs[0].add_run(name).bold = True
     c2.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    if caption:
+        cap = c2.add_paragraph(style="Caption Small")
+        cap.add_run(caption)
+        cap.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     return t
 
 
@@ -260,7 +272,7 @@ T = {
         "restrictions": "Ограничения в использовании и обременения земельного участка",
         "divisible": "Делимость земельного участка", "term": "Срок права",
         "basis": "Основание возникновения права", "address": "Адрес (местоположение) земельного участка",
-        "plan": "План (чертёж) земельного участка", "scale": "Масштаб",
+        "plan": "План (чертеж) земельного участка", "scale": "Масштаб",
         "coords": "Каталог координат поворотных точек",
         "point": "Точка", "line": "Линия", "length": "Длина, м",
         "adjacent": "Описание смежеств", "from_to": "от {{ a.from }} до {{ a.to }}",
@@ -277,8 +289,8 @@ def build_land_right_act(lang: str) -> Document:
     tag(doc, "{%p if duplicate_mark %}")
     para(doc, "{{ duplicate_mark }}", style="Doc Title")
     tag(doc, "{%p endif %}")
-    para(doc, "{{ title }}", style="Doc Title")
-    para(doc, f"{t['no']} {{{{ act_number }}}}", style="Doc Subtitle")
+    para(doc, "{{ title_caps }}", style="Doc Title")
+    para(doc, f"{t['no']}\u00a0{{{{ act_number }}}}", style="Doc Subtitle")
     labelled(doc, t["cadastral_number"], "{{ plot.cadastral_number }}")
     labelled(doc, "{{ holder_caption }}", "")
     tag(doc, "{%p for h in holders %}")
@@ -329,13 +341,13 @@ def build_land_right_act(lang: str) -> Document:
 
 T_CI = {
     "kk": {
-        "as_of": "Мәліметтер берілген күнгі жағдай бойынша", "request": "Сұраныс нөмірі",
+        "as_of": "Мәліметтер {{ as_of }} жағдай бойынша", "request": "Сұраудың нөмірі",
         "holders": "Құқық иеленуші", "right": "Құқық түрі", "docs": "Құқық белгілеуші құжаттар",
         "kind": "Құжаттың түрі", "number": "Нөмірі", "date": "Күні",
         "value": "Кадастрлық (бағалау) құны, теңге", "issued": "Берілген күні",
     },
     "ru": {
-        "as_of": "Сведения по состоянию на", "request": "Номер запроса",
+        "as_of": "Сведения по состоянию на {{ as_of }}", "request": "Номер запроса",
         "holders": "Правообладатель", "right": "Вид права", "docs": "Правоустанавливающие документы",
         "kind": "Вид документа", "number": "Номер", "date": "Дата",
         "value": "Кадастровая (оценочная) стоимость, тенге", "issued": "Дата выдачи",
@@ -348,7 +360,7 @@ def build_cadastral_information(lang: str) -> Document:
     doc = new_document(lang)
     issuer_header(doc)
     para(doc, "{{ title }}", style="Doc Title")
-    labelled(doc, t["as_of"], "{{ as_of }}", style="Doc Subtitle")
+    para(doc, t["as_of"], style="Doc Subtitle")
     tag(doc, "{%p if request_number %}")
     labelled(doc, t["request"], "{{ request_number }}")
     tag(doc, "{%p endif %}")
@@ -385,7 +397,6 @@ def build_cadastral_information(lang: str) -> Document:
 
 T_AC = {
     "kk": {
-        "title": "Жылжымайтын мүлік объектісінің мекенжайын анықтау туралы анықтама",
         "service": "«Қазақстан Республикасының аумағында жылжымайтын мүлік объектілерінің мекенжайын анықтау жөнінде анықтама беру» мемлекеттік қызметі",
         "object": "Объектінің түрі", "previous": "Бұрынғы мекенжай", "rka": "Мекенжайдың тіркеу коды",
         "cadastral": "Кадастрлық нөмірі", "basis": "Негіздеме",
@@ -393,7 +404,6 @@ T_AC = {
         "applicant": "Өтініш беруші", "issued": "Берілген күні",
     },
     "ru": {
-        "title": "Справка об определении адреса объекта недвижимости",
         "service": "Государственная услуга «Выдача справки по определению адреса объектов недвижимости на территории Республики Казахстан»",
         "object": "Вид объекта", "previous": "Прежний адрес", "rka": "Регистрационный код адреса",
         "cadastral": "Кадастровый номер", "basis": "Основание",
@@ -407,10 +417,10 @@ def build_address_certificate(lang: str) -> Document:
     t = T_AC[lang]
     doc = new_document(lang)
     issuer_header(doc)
-    para(doc, t["title"].upper(), style="Doc Title")
+    para(doc, "{{ title_caps }}", style="Doc Title")
     para(doc, "{{ operation_phrase }}", style="Doc Subtitle")
     tag(doc, "{%p if certificate_number %}")
-    para(doc, "№ {{ certificate_number }}", style="Doc Subtitle")
+    para(doc, "№\u00a0{{ certificate_number }}", style="Doc Subtitle")
     tag(doc, "{%p endif %}")
     para(doc, t["service"], style="Caption Small")
     tag(doc, "{%p if applicant %}")
@@ -438,19 +448,17 @@ def build_address_certificate(lang: str) -> Document:
 
 
 # Seed 003 annex 3 (ru) and seed 002 standard 11 annex 3 (kk): wording kept, garbling of item 1 in
-# the Kazakh original mended as seed-002-part-b notes §2.2 suggest.
+# the Kazakh original mended. A filled act names the applicant in the sentence (the view declines
+# the name) instead of the blank form's captions under it. The titles are in docgen/labels.yaml.
 T_CV = {
     "kk": {
-        "title": "Жер учаскесінің кадастрлық (бағалау) құнын айқындау актісі",
-        "p1": "1. Акті", "person": "азамат (ша)", "person_cap": "(тегі, аты, әкесінің аты)",
-        "org": "заңды тұлғаның", "org_cap": "(заңды тұлғаның атауы)",
-        "p1_end": "жер учаскесін бағалауға байланысты өтінімі негізінде жасалды",
+        "p1": "1. Акті {{ applicant_phrase }} {{ valuation_reason }} мақсатында жер учаскесін бағалауға байланысты өтінімі негізінде жасалды.",
         "p2": "2. Жер учаскесінің пайдалану мақсаты", "p3": "3. Жер учаскесінің орналасқан жері",
         "p4": "4. Жер учаскесінің бағалау құнының есебі (жер пайдалану құқығы)",
         "cols": ["Аймақ нөмірі (елді мекен жерлеріне), алқап түрлері, топырақтың үлгісі (ауыл шаруашылығы мақсатындағы жерлерге)",
                  "Көлемі, {{ area_unit }}", "Базалық ставкасы, теңге", "Түзету коэффициенті", "Бағалау құны, теңге"],
         "total": "Барлығы",
-        "p5": "5. Жер учаскесінің кадастрлық (бағалау) құны", "p5_end": "құрайды",
+        "p5": "5. Жер учаскесінің кадастрлық (бағалау) құны {{ total }} теңге ({{ total_words }}) құрайды.",
         "words_cap": "(жазбаша сомасы)",
         "by": "Осы акт анықталды", "by_cap": "(жер кадастрын жүргізетін кәсіпорынның атауы)",
         "seal": "М.О.", "head_cap": "(басшының тегі, аты, әкесінің аты)",
@@ -458,18 +466,15 @@ T_CV = {
         "date": "Күні", "no": "№",
     },
     "ru": {
-        "title": "Акт определения кадастровой (оценочной) стоимости земельного участка",
-        "p1": "1. Акт составлен в соответствии с заявлением", "person": "гражданина (ки)", "person_cap": "(Ф.И.О.)",
-        "org": "юридического лица", "org_cap": "(наименование юридического лица)",
-        "p1_end": "в связи с оценкой земельного участка",
+        "p1": "1. Акт составлен в соответствии с заявлением {{ applicant_phrase }} в связи с оценкой земельного участка: {{ valuation_reason }}.",
         "p2": "2. Целевое использование земельного участка", "p3": "3. Местоположение земельного участка",
-        "p4": "4. Расчёт оценочной стоимости земельного участка (права землепользования)",
-        "cols": ["Номер зоны (для земель населённых пунктов), виды угодий, типы почв (для земель сельскохозяйственного назначения)",
+        "p4": "4. Расчет оценочной стоимости земельного участка (права землепользования)",
+        "cols": ["Номер зоны (для земель населенных пунктов), виды угодий, типы почв (для земель сельскохозяйственного назначения)",
                  "Площадь, {{ area_unit }}", "Базовая ставка, тенге", "Поправочный коэффициент", "Оценочная стоимость, тенге"],
         "total": "Итого",
-        "p5": "5. Оценочная стоимость земельного участка (права землепользования) составляет", "p5_end": "",
+        "p5": "5. Оценочная стоимость земельного участка (права землепользования) составляет {{ total }} тенге ({{ total_words }}).",
         "words_cap": "(сумма прописью)",
-        "by": "Настоящий акт определён", "by_cap": "(наименование предприятия, ведущего земельный кадастр)",
+        "by": "Настоящий акт определен", "by_cap": "(наименование предприятия, ведущего земельный кадастр)",
         "seal": "М.П.", "head_cap": "(Ф.И.О. руководителя)",
         "auth_cap": "(Ф.И.О. начальника уполномоченного органа)",
         "date": "Дата", "no": "№",
@@ -480,65 +485,48 @@ T_CV = {
 def build_cadastral_value_act(lang: str) -> Document:
     t = T_CV[lang]
     doc = new_document(lang)
-    para(doc, t["title"].upper(), style="Doc Title")
+    para(doc, "{{ title_caps }}", style="Doc Title")
     tag(doc, "{%p if act_number %}")
-    para(doc, f"{t['no']} {{{{ act_number }}}}", style="Doc Subtitle")
+    para(doc, f"{t['no']}\u00a0{{{{ act_number }}}}", style="Doc Subtitle")
     tag(doc, "{%p endif %}")
-    if lang == "kk":
-        tag(doc, "{%p if applicant_person %}")
-        para(doc, f"{t['p1']} {t['person']} {{{{ applicant_person }}}} {t['person_cap']} {{{{ valuation_reason }}}} мақсатында {t['p1_end']}.")
-        tag(doc, "{%p else %}")
-        para(doc, f"{t['p1']} {t['org']} {{{{ applicant_organization }}}} {t['org_cap']} {{{{ valuation_reason }}}} мақсатында {t['p1_end']}.")
-        tag(doc, "{%p endif %}")
-    else:
-        tag(doc, "{%p if applicant_person %}")
-        para(doc, f"{t['p1']} {t['person']} {{{{ applicant_person }}}} {t['person_cap']} {t['p1_end']}: {{{{ valuation_reason }}}}.")
-        tag(doc, "{%p else %}")
-        para(doc, f"{t['p1']} {t['org']} {{{{ applicant_organization }}}} {t['org_cap']} {t['p1_end']}: {{{{ valuation_reason }}}}.")
-        tag(doc, "{%p endif %}")
+    p = para(doc, t["p1"])
+    p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
     labelled(doc, t["p2"], "{{ intended_use }}")
     labelled(doc, t["p3"], "{{ location }}")
     para(doc, t["p4"], style="Doc Heading")
     table(doc, t["cols"], "{%tr for r in rows %}",
           ["{{ r.zone }}", "{{ r.area }}", "{{ r.base_rate }}", "{{ r.coefficient }}", "{{ r.value }}"],
-          [54, 22, 30, 31, 36], total=[t["total"], "{{ total_area }}", "", "", "{{ total }}"])
+          [54, 22, 30, 31, 36], total=[t["total"], "{{ total_area }}", "", "", "{{ total }}"],
+          right=(1, 2, 3, 4))
     para(doc, "")
-    if lang == "kk":
-        para(doc, f"{t['p5']} {{{{ total }}}} теңге ({{{{ total_words }}}}) {t['p5_end']}.")
-    else:
-        para(doc, f"{t['p5']}: {{{{ total }}}} ({{{{ total_words }}}}).")
+    para(doc, t["p5"])
     para(doc, t["words_cap"], style="Caption Small")
     labelled(doc, t["by"], "{{ enterprise_name }}")
     para(doc, t["by_cap"], style="Caption Small")
     para(doc, "")
-    signature_block(doc, "{{ enterprise_head_position }}", "{{ enterprise_head_name }}", t["seal"])
-    para(doc, t["head_cap"], style="Caption Small")
-    signature_block(doc, "{{ authority_head_position }}", "{{ authority_head_name }}", t["seal"])
-    para(doc, t["auth_cap"], style="Caption Small")
+    signature_block(doc, "{{ enterprise_head_position }}", "{{ enterprise_head_name }}", t["seal"], t["head_cap"])
+    signature_block(doc, "{{ authority_head_position }}", "{{ authority_head_name }}", t["seal"], t["auth_cap"])
     labelled(doc, t["date"], "{{ issued_on }}")
     return doc
 
 
-# Appeal wording: official-forms.md §6.2-6.3 (APPC art. 91) and spec §1 (5 and 15 working days).
+# The appeal sentence is the view's (docgen/labels.yaml, `appeal`: it cites art. 91 of the
+# Administrative Procedural and Process-Related Code only on a date the Code was in force).
 T_MR = {
     "kk": {
-        "title": "Мемлекеттік қызмет көрсетуден дәлелді бас тарту",
         "out": "Шығыс №", "to": "Кімге",
-        "intro": "Сіздің {{ application_date_short }} ж. № {{ application_number }} өтінішіңізді «{{ service_name }}» мемлекеттік қызметін көрсету мәселесі бойынша қарап, {{ provider_name }} мынадай негіздер бойынша мемлекеттік қызмет көрсетуден бас тартады:",
-        "ground": "{{ loop.index }}. {{ g.wording }}",
+        "intro": "Сіздің {{ application_date }} №\u00a0{{ application_number }} өтінішіңізді «{{ service_name }}» мемлекеттік қызметін көрсету мәселесі бойынша қарап, {{ provider_in_sentence }} мынадай негіздер бойынша мемлекеттік қызмет көрсетуден бас тартады:",
+        "ground": "{{ loop.index }}) {{ g.wording }}",
         "basis": "Құқықтық негіз: {{ g.basis }}.",
         "facts": "Анықталған мән-жайлар: {{ g.explanation }}",
-        "appeal": "Қазақстан Республикасы Әкімшілік рәсімдік-процестік кодексінің 91-бабына сәйкес осы шешімге әкімшілік (сотқа дейінгі) тәртіппен шағым жасалуы мүмкін: мемлекеттік қызметті көрсеткен көрсетілетін қызметті берушіге — ол шағымды тіркелген күнінен бастап бес жұмыс күні ішінде қарайды, немесе мемлекеттік қызмет көрсету сапасын бағалау және бақылау жөніндегі уәкілетті органға — ол шағымды тіркелген күнінен бастап он бес жұмыс күні ішінде қарайды. Сотқа шағым жасауға сотқа дейінгі тәртіппен шағым жасалғаннан кейін жол беріледі.",
         "date": "Күні",
     },
     "ru": {
-        "title": "Мотивированный отказ в оказании государственной услуги",
         "out": "Исх. №", "to": "Кому",
-        "intro": "Рассмотрев Ваше заявление от {{ application_date }} № {{ application_number }} об оказании государственной услуги «{{ service_name }}», {{ provider_name }} отказывает в оказании государственной услуги по следующим основаниям:",
-        "ground": "{{ loop.index }}. {{ g.wording }}",
+        "intro": "Рассмотрев Ваше заявление от {{ application_date }} №\u00a0{{ application_number }} об оказании государственной услуги «{{ service_name }}», {{ provider_in_sentence }} отказывает в оказании государственной услуги по следующим основаниям:",
+        "ground": "{{ loop.index }}) {{ g.wording }}",
         "basis": "Правовое основание: {{ g.basis }}.",
         "facts": "Установленные обстоятельства: {{ g.explanation }}",
-        "appeal": "В соответствии со статьёй 91 Административного процедурно-процессуального кодекса Республики Казахстан настоящее решение может быть обжаловано в административном (досудебном) порядке: услугодателю, оказавшему государственную услугу, — жалоба рассматривается в течение пяти рабочих дней со дня её регистрации, либо в уполномоченный орган по оценке и контролю за качеством оказания государственных услуг — жалоба рассматривается в течение пятнадцати рабочих дней со дня её регистрации. Обжалование в суде допускается после обжалования в досудебном порядке.",
         "date": "Дата",
     },
 }
@@ -549,20 +537,19 @@ def build_motivated_refusal(lang: str) -> Document:
     doc = new_document(lang)
     para(doc, "{{ provider_name }}", style="Doc Issuer")
     tag(doc, "{%p if outgoing_number %}")
-    para(doc, f"{t['out']} {{{{ outgoing_number }}}}")
+    para(doc, f"{t['out']}\u00a0{{{{ outgoing_number }}}}")
     tag(doc, "{%p endif %}")
     p = para(doc, f"{t['to']}: {{{{ applicant.line }}}}")
     p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    para(doc, t["title"].upper(), style="Doc Title")
-    p = para(doc, t["intro"])
-    p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    para(doc, "{{ title_caps }}", style="Doc Title")
+    # the body: one alignment (justified) for every paragraph
+    para(doc, t["intro"], align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     tag(doc, "{%p for g in grounds %}")
-    para(doc, t["ground"], bold=True)
-    para(doc, t["basis"])
-    para(doc, t["facts"])
+    para(doc, t["ground"], bold=True, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    para(doc, t["basis"], align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    para(doc, t["facts"], align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     tag(doc, "{%p endfor %}")
-    p = para(doc, t["appeal"])
-    p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    para(doc, "{{ appeal }}", align=WD_ALIGN_PARAGRAPH.JUSTIFY)
     para(doc, "")
     tag(doc, "{%p if signer_name %}")
     signature_block(doc, "{{ signer_position }}", "{{ signer_name }}", "")
