@@ -65,7 +65,7 @@ def test_the_page_shows_the_document_in_each_language(page_client, documents):
         assert r.headers["content-language"] == lang
         html = r.text
         assert f'<html lang="{lang}"' in html
-        for shown in (status, number_label, "2026-0012345", "20-311-009-1234", CITIZEN_NAME_MASKED,
+        for shown in (status, number_label, "2026-0012345", "03-047-009-1234", CITIZEN_NAME_MASKED,
                       CITIZEN_IIN_MASKED, DEV_SIGNER, text("check.passed", lang), format_token(doc.token),
                       hashlib.sha256(doc.pdf).hexdigest()):
             assert shown in html, (lang, shown)
@@ -80,12 +80,12 @@ def test_the_page_shows_the_document_in_each_language(page_client, documents):
 
 @pytest.mark.parametrize("doc_type,facts", [
     ("cadastral_information", ["Жер учаскесіне кадастрлық ақпарат", "KZ45RVV00123456", "4\u00a0850\u00a0000,00 теңге",
-                               "Жеке меншік құқығы", "2026 жылғы 19 қараша"]),
+                               "Уақытша өтеулі жер пайдалану (жалдау) құқығы", "2026 жылғы 19 қараша"]),
     ("address_certificate", ["Мекенжайды өзгерту", "Жаңа мекенжай", "Бұрынғы мекенжай", "Бейбітшілік көшесі, 43-үй",
                              "0201300045172941", "Ғимарат (құрылыс)"]),
     ("cadastral_value_act", ["3\u00a0287\u00a0376,25 теңге", "19,75 га", "«Жерұйық Агро»", "БСН 151140007895",
                              "Омарова Динара Асқарқызы"]),
-    ("motivated_refusal", ["04-12/5517", "12.11.2026 ж. № KZ12RVV00457812", "1392-01.1", "Оспанов Д. Е.",
+    ("motivated_refusal", ["04-12/5517", "12.11.2026 ж. № KZ12RVV00457812", "301-03.1", "Оспанов Д. Е.",
                            "781205******"]),
 ])
 def test_each_type_shows_its_main_facts(page_client, documents, doc_type, facts):
@@ -208,7 +208,7 @@ def test_the_json_for_machines(page_client, documents):
     assert d["issuer"]["bin"] == "050640001236"
     facts = {f["key"]: f["value"] for f in d["facts"]}
     assert facts["holders"] == [{"kind": "person", "name": "Сәрсенбаев Н. Қ.", "iin": CITIZEN_IIN_MASKED}]
-    assert facts["cadastral_number"] == "20-311-009-1234" and facts["area_ha"] == "0.1617"
+    assert facts["cadastral_number"] == "03-047-009-1234" and facts["area_ha"] == "0.1617"
     assert facts["right_kind"] == "temporary_paid_land_use"
     (sig,) = j["signatures"]
     assert sig["name"] == DEV_SIGNER and sig["check"] == "passed" and sig["indication"] == "TOTAL_PASSED"
