@@ -489,8 +489,7 @@ def build_cadastral_value_act(lang: str) -> Document:
     tag(doc, "{%p if act_number %}")
     para(doc, f"{t['no']}\u00a0{{{{ act_number }}}}", style="Doc Subtitle")
     tag(doc, "{%p endif %}")
-    p = para(doc, t["p1"])
-    p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    para(doc, t["p1"])  # left-aligned, as every other paragraph of the act
     labelled(doc, t["p2"], "{{ intended_use }}")
     labelled(doc, t["p3"], "{{ location }}")
     para(doc, t["p4"], style="Doc Heading")
