@@ -139,9 +139,13 @@ class Deadline:
     minutes: int | None = None
 
 
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+
 def english_date(day: dt.date) -> str:
-    """16 April 2014: how the error messages (English) write a date."""
-    return f"{day.day} {day:%B} {day.year}"
+    """16 April 2014: how the error messages (English) write a date, whatever the process locale."""
+    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
 
 
 class Validity(str, enum.Enum):
