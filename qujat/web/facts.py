@@ -407,8 +407,7 @@ def show(fact: Fact, lang: str) -> list[tuple[str, str | None]]:
         return [(f"{v['name'][dl]} ({v['code']})", foreign) if v.get("name") else (v["code"], None)]
     if fact.kind == "application":
         day = dt.date.fromisoformat(v["date"])
-        date = fmt.date_short(day) if lang == "kk" else format_day(day, lang)
-        return [(text("application", lang, number=v["number"], date=date), None)]
+        return [(text("application", lang, number=v["number"], date=format_day(day, lang)), None)]
     if fact.kind == "grounds":
         return [(f"{g['code']}: {g['wording'][dl]}", foreign) if g.get("wording") else (g["code"], None)
                 for g in v]

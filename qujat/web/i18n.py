@@ -84,13 +84,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.annulled.note": {"kk": "Бұл құжатқа енді сүйенуге болмайды.",
                              "ru": "На этот документ больше нельзя опираться.",
                              "en": "This document can no longer be relied on."},
-    "status.superseded": {"kk": "Құжаттың орнына жаңасы берілген", "ru": "Документ заменён",
+    "status.superseded": {"kk": "Құжаттың орнына жаңасы берілген", "ru": "Документ заменен",
                           "en": "The document has been superseded"},
     "status.superseded.note": {"kk": "Қолданыстағы нұсқасы — № {n} нұсқа.",
                                "ru": "Действующая версия — версия № {n}.",
                                "en": "The current version is version {n}."},
     "status.awaiting_signature": {"kk": "Құжатқа әлі қол қойылмаған",
-                                  "ru": "Документ ещё не подписан",
+                                  "ru": "Документ еще не подписан",
                                   "en": "The document has not been signed yet"},
     "status.awaiting_signature.note": {"kk": "Қол қойылғанға дейін құжаттың заңды күші жоқ.",
                                        "ru": "До подписания документ не имеет юридической силы.",
@@ -105,7 +105,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "en": "Document details"},
     "field.type": {"kk": "Құжаттың түрі", "ru": "Вид документа", "en": "Type of document"},
     "field.number": {"kk": "Нөмірі", "ru": "Номер", "en": "Number"},
-    "field.request_number": {"kk": "Сұраныс нөмірі", "ru": "Номер запроса", "en": "Request number"},
+    "field.request_number": {"kk": "Сұраудың нөмірі", "ru": "Номер запроса", "en": "Request number"},
     "field.outgoing_number": {"kk": "Шығыс нөмірі", "ru": "Исходящий номер",
                               "en": "Outgoing number"},
     "field.date": {"kk": "Берілген күні", "ru": "Дата выдачи", "en": "Date of issue"},
@@ -141,7 +141,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fact.new_address": {"kk": "Жаңа мекенжай", "ru": "Новый адрес", "en": "New address"},
     "fact.abolished_address": {"kk": "Жойылатын мекенжай", "ru": "Упраздняемый адрес",
                                "en": "Abolished address"},
-    "fact.clarified_address": {"kk": "Нақтыланған мекенжай", "ru": "Уточнённый адрес",
+    "fact.clarified_address": {"kk": "Нақтыланған мекенжай", "ru": "Уточненный адрес",
                                "en": "Clarified address"},
     "fact.previous_address": {"kk": "Бұрынғы мекенжай", "ru": "Прежний адрес",
                               "en": "Previous address"},
@@ -164,7 +164,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tenge": {"kk": "{amount} теңге", "ru": "{amount} тенге", "en": "KZT {amount}"},
     "unit.ha": {"kk": "га", "ru": "га", "en": "ha"},
     "unit.m2": {"kk": "ш. м", "ru": "кв. м", "en": "m²"},
-    "application": {"kk": "{date} ж. № {number}", "ru": "№ {number} от {date}",
+    "application": {"kk": "{date}, № {number}", "ru": "№ {number} от {date}",
                     "en": "No. {number} of {date}"},
     # signatures
     "signers_heading": {"kk": "Электрондық цифрлық қолтаңбалар", "ru": "Электронные цифровые подписи",
@@ -180,7 +180,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "check.passed": {"kk": "Қолтаңба расталды", "ru": "Подпись подтверждена",
                      "en": "The signature is valid"},
     "check.indeterminate": {"kk": "Қолтаңбаны қазір растау мүмкін емес",
-                            "ru": "Подпись сейчас не удаётся подтвердить",
+                            "ru": "Подпись сейчас не удается подтвердить",
                             "en": "The signature cannot be confirmed at the moment"},
     "check.failed": {"kk": "Қолтаңба жарамсыз", "ru": "Подпись недействительна",
                      "en": "The signature is not valid"},
@@ -248,7 +248,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                  "en": "It is none of the files issued as this document."},
     "no_match.note": {"kk": "Файл өзгертілген немесе басқа құжатқа тиесілі болуы мүмкін. Түпнұсқа "
                             "файлды осы беттен жүктеп алуға болады.",
-                      "ru": "Файл мог быть изменён или относиться к другому документу. Подлинный "
+                      "ru": "Файл мог быть изменен или относиться к другому документу. Подлинный "
                             "файл можно скачать на этой странице.",
                       "en": "The file may have been altered or may belong to another document. The "
                             "genuine file can be downloaded from this page."},
@@ -264,7 +264,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "ru": "Файл слишком большой: не более {mb} МБ.",
                          "en": "The file is too large: {mb} MB at most."},
     "upload.bad_form": {"kk": "Файлды жіберу мүмкін болмады. Файлды қайта таңдап, тағы жіберіп көріңіз.",
-                        "ru": "Файл не удалось передать. Выберите его ещё раз и повторите отправку.",
+                        "ru": "Файл не удалось передать. Выберите его еще раз и повторите отправку.",
                         "en": "The file could not be sent. Please choose it again and resend."},
     # looking a code up
     "lookup_heading": {"kk": "Тексеру кодын енгізіңіз", "ru": "Введите код проверки",
@@ -285,7 +285,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_found.check": {"kk": "Код қате терілген сияқты: бақылау таңбалары сәйкес келмейді. Кодты "
                               "қайта тексеріңіз.",
                         "ru": "Похоже, код набран с ошибкой: контрольные символы не совпадают. "
-                              "Проверьте код ещё раз.",
+                              "Проверьте код еще раз.",
                         "en": "The code seems to be mistyped: its check characters do not match. "
                               "Please check it again."},
     "not_found.length": {"kk": "Тексеру коды {n} таңбадан тұрады (төрт таңбадан топтастырылған).",

@@ -85,7 +85,7 @@ def test_the_page_shows_the_document_in_each_language(page_client, documents):
                              "0201300045172941", "Ғимарат (құрылыс)"]),
     ("cadastral_value_act", ["3\u00a0287\u00a0376,25 теңге", "19,75 га", "«Жерұйық Агро»", "БСН 151140007895",
                              "Омарова Динара Асқарқызы"]),
-    ("motivated_refusal", ["04-12/5517", "12.11.2026 ж. № KZ12RVV00457812", "301-03.1", "Оспанов Д. Е.",
+    ("motivated_refusal", ["04-12/5517", "2026 жылғы 12 қараша, № KZ12RVV00457812", "301-03.1", "Оспанов Д. Е.",
                            "781205******"]),
 ])
 def test_each_type_shows_its_main_facts(page_client, documents, doc_type, facts):
