@@ -7,9 +7,13 @@
   by ``cryptography``) for every signature and every document is signed twice.
 * verify: ``signing.verify.verify_pdf`` of one B-B signature, trust anchor given,
   no network (revocation soft-fail, nothing to fetch).
+* two-step signing overhead (``signing.deferred``): the p50 of ``prepare`` (field,
+  placeholder, digest) plus the p50 of ``embed`` (CMS checks incl. the trust chain, then
+  written in), per signature; the CMS itself is made once, outside the measurement (it
+  is made on the signer's computer).
 
 Goals (product spec §8): sign <= 5 ms p50 and >= 10x faster than the default; verify <= 10 ms p50
-on an honest file. The PDF is the one-page land-right act as the product renders it.
+on an honest file; two-step prepare + embed <= 15 ms (issue 11). The PDF is the one-page land-right act as the product renders it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from typing import Callable
 
 SIGN_GOAL_MS, RATIO_GOAL, VERIFY_GOAL_MS = 5.0, 10.0, 10.0  # product spec §8
+DEFERRED_GOAL_MS = 15.0  # issue 11: prepare + embed overhead per signature
 
 
 def _sample_pdf() -> bytes:
@@ -49,6 +54,18 @@ def _p50s_ms(fns: list[Callable[[], object]], runs: int, warmup: int = 3) -> lis
             fn()
             acc.append(time.perf_counter() - t0)
     return [statistics.median(t) * 1000 for t in times]
+
+
+def _deferred_p50s_ms(pdf: bytes, signer, anchor, runs: int) -> list[float]:
+    """p50 of ``deferred.prepare`` and of ``deferred.embed`` (one prepared state and its
+    CMS, made once: ``embed`` leaves the state as it is, so it can be repeated)."""
+    from signing.deferred import embed, make_detached_cms, prepare
+
+    prepared = prepare(pdf, signer_cert=signer.signing_cert)
+    cms = make_detached_cms(prepared.digest, signer)
+    return _p50s_ms(
+        [lambda: prepare(pdf, signer_cert=signer.signing_cert), lambda: embed(prepared, cms, trust=[anchor])], runs
+    )
 
 
 def run(runs: int = 30) -> list[str]:
@@ -84,17 +101,22 @@ def run(runs: int = 30) -> list[str]:
             return verify_pdf(signed, trust=[pki.root_cert], online=False)
 
         ours_ms, default_ms, verify_ms = _p50s_ms([sign_ours, sign_default, verify], runs)
+        prepare_ms, embed_ms = _deferred_p50s_ms(pdf, ours, pki.root_cert, runs)
 
     ratio = default_ms / ours_ms
     sok = "ok" if ours_ms <= SIGN_GOAL_MS else "MISSED"
     ok = "ok" if ratio >= RATIO_GOAL else "MISSED"
     vok = "ok" if verify_ms <= VERIFY_GOAL_MS else "MISSED"
+    deferred_ms = prepare_ms + embed_ms
+    dok = "ok" if deferred_ms <= DEFERRED_GOAL_MS else "MISSED"
     return [
         f"signing: PDF {len(pdf)} bytes, RSA-2048, PAdES B-B, p50 of {runs} runs",
         f"  sign (ours, key kept, bytes_reserved)   {ours_ms:7.1f} ms  goal <= {SIGN_GOAL_MS:.0f} ms  [{sok}]",
         f"  sign (default pyHanko usage)            {default_ms:7.1f} ms",
         f"  speed-up                                {ratio:7.1f} x   goal >= {RATIO_GOAL:.0f} x  [{ok}]",
         f"  verify (ours, offline, 1 signature)     {verify_ms:7.1f} ms  goal <= {VERIFY_GOAL_MS:.0f} ms  [{vok}]",
+        f"  two-step prepare + embed (per signature) {deferred_ms:6.1f} ms  goal <= {DEFERRED_GOAL_MS:.0f} ms  [{dok}]"
+        f"  (prepare {prepare_ms:.1f} + embed {embed_ms:.1f})",
     ]
 
 
