@@ -12,10 +12,15 @@ timeline of every test:
     verified      LATER = T0 + 10 min + 1 day, offline, revocation required
 
 T0 is taken when this module's fixtures start. Nothing waits for the expiry:
-``verify_pdf(at=LATER)`` places the verification after
-it. Offline with revocation required is the archive's situation decades on (no CA
-answers any more, the file must carry its own proof); the dev TSA's certificate is
-still valid at LATER.
+``verify_pdf(at=LATER)`` places the verification after it. Offline with revocation
+required is the archive's situation decades on (no CA answers any more, the file must
+carry its own proof); the dev TSA's certificate is still valid at LATER.
+
+Why one day and not years: the verifier validates the TSA chains at the verification
+moment with the DSS's CRLs, which the dev PKI issues for 1 (issuing CA) and 30 days
+(root). It does not yet use the document timestamp as proof of existence of that
+data (ETSI EN 319 102-1 past-signature validation), so years later the same file is
+INDETERMINATE; ``test_years_later_needs_poe_validation`` pins that gap.
 """
 
 from __future__ import annotations
@@ -145,6 +150,18 @@ def test_same_version_without_the_extension_does_not_pass(b_t, short_lived, orig
     assert (b_b.indication, b_b.signatures[0].sub_indication) == (
         Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE,
     )
+
+
+
+@pytest.mark.xfail(strict=True, reason="verify.py validates the TSA chains at the verification moment with "
+                   "the DSS's (by then stale) CRLs; it does not yet take the document timestamp as proof of "
+                   "existence of the signature, its timestamp and the embedded revocation data")
+def test_years_later_needs_poe_validation(b_lta, dev_pki, timeline):
+    """Five years on (the dev TSA's certificate is still valid, the CRLs in the DSS are long
+    past their next update): an archive verifier must still pass this file."""
+    report = verify_pdf(b_lta, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(days=5 * 365))
+
+    assert report.indication is Indication.TOTAL_PASSED
 
 
 def _metadata(pdf: bytes) -> tuple[bytes, dict]:
