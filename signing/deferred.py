@@ -252,8 +252,9 @@ def _check_state(prepared: Prepared) -> None:
 
 
 def _parse_cms(der: bytes) -> tuple[cms.SignedData, cms.SignerInfo, bytes]:
-    """The SignedData, its one SignerInfo and the signed message digest, checked for shape; asn1crypto parses lazily,
-    so anything broken inside (found while looking) is a :class:`BadCms` too."""
+    """The SignedData, its one SignerInfo and the signed message digest, checked for
+    shape; asn1crypto parses lazily, so anything broken found while looking is a
+    :class:`BadCms` too."""
     try:
         return _parse_cms_unguarded(der)
     except DeferredSigningError:
