@@ -1,4 +1,4 @@
-"""`qujat sign`, `qujat verify` and `qujat pki init|serve`.
+"""`qujat sign`, `qujat sign-digest`, `qujat verify` and `qujat pki init|serve`.
 
 Secrets (PKCS#12 password, token PIN) come from a file or an environment variable;
 there is deliberately no option taking the secret itself. Exit status: 0 success
@@ -94,6 +94,41 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         return _err(str(exc))
     Path(args.out).write_bytes(signed)
     print(f"signed {args.input} -> {args.out} ({args.level})")
+    return EXIT_OK
+
+
+def _cmd_sign_digest(args: argparse.Namespace) -> int:
+    """Sign a pre-computed SHA-256 digest (base64) as NCALayer's basics module does: print
+    the detached CAdES (base64, the last line) for `embed` in the two-step signing."""
+    import base64
+    import binascii
+
+    from .deferred import make_detached_cms
+    from .verify import parse_moment
+
+    _quiet_libraries(args)
+    try:
+        digest = base64.b64decode(args.digest, validate=True)
+    except (binascii.Error, ValueError):
+        return _err("--digest is not valid base64")
+    if len(digest) != 32:
+        return _err(f"--digest has {len(digest)} bytes; a SHA-256 digest has 32")
+    try:
+        when = parse_moment(args.signing_time) if args.signing_time else None
+    except ValueError:
+        return _err(f"--signing-time {args.signing_time!r} is not an ISO-8601 moment, e.g. 2021-06-01T00:00:00Z")
+    try:
+        signer = _load_signer(args)
+    except (SigningPackageError, OSError, ValueError) as exc:
+        return _err(str(exc))
+    try:
+        der = make_detached_cms(digest, signer, signing_time=when)
+    except (SigningPackageError, ValueError) as exc:
+        return _err(str(exc))
+    finally:
+        if hasattr(signer, "close"):  # a PKCS#11 signer owns its session
+            signer.close()
+    print(base64.b64encode(der).decode("ascii"))
     return EXIT_OK
 
 
@@ -232,7 +267,7 @@ def _add_key_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    """Add `sign`, `verify` and `pki` to the `qujat` command."""
+    """Add `sign`, `sign-digest`, `verify` and `pki` to the `qujat` command."""
     sign = subparsers.add_parser("sign", help="sign a PDF (PAdES B-B, B-T or B-LT)", description=_cmd_sign.__doc__)
     sign.add_argument("input", metavar="IN.pdf")
     sign.add_argument("--out", required=True, metavar="OUT.pdf")
@@ -247,6 +282,16 @@ def register(subparsers) -> None:
     sign.add_argument("--trust", metavar="CERT", action="append", help="trust anchor for B-LT revocation collection")
     sign.add_argument("-v", "--verbose", action="store_true", help="show library logs")
     sign.set_defaults(func=_cmd_sign)
+
+    sd = subparsers.add_parser(
+        "sign-digest", help="sign a SHA-256 digest (base64); print the detached CMS (base64)",
+        description=_cmd_sign_digest.__doc__,
+    )
+    sd.add_argument("--digest", required=True, metavar="BASE64", help="SHA-256 digest from the two-step signing")
+    sd.add_argument("--signing-time", metavar="ISO-8601", help="signing-time attribute (default now)")
+    _add_key_options(sd)
+    sd.add_argument("-v", "--verbose", action="store_true", help="show library logs")
+    sd.set_defaults(func=_cmd_sign_digest)
 
     verify = subparsers.add_parser("verify", help="verify the signatures of a PDF; exit 0 only on TOTAL_PASSED")
     verify.add_argument("file", metavar="FILE.pdf")
