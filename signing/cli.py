@@ -1,4 +1,4 @@
-"""`qujat sign`, `qujat sign-digest`, `qujat verify` and `qujat pki init|serve`.
+"""`qujat sign`, `qujat sign-digest`, `qujat verify`, `qujat extend` and `qujat pki init|serve`.
 
 Secrets (PKCS#12 password, token PIN) come from a file or an environment variable;
 there is deliberately no option taking the secret itself. Exit status: 0 success
@@ -211,6 +211,33 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_NOT_PASSED
 
 
+def _cmd_extend(args: argparse.Namespace) -> int:
+    """Extend a signed PDF to PAdES B-LTA: the validation data of every signature's and
+    timestamp's chain in the DSS, then a document timestamp over the whole file."""
+    from .certload import load_certs
+    from .ltv import extend_to_blta
+    from .netfetch import FetchPolicy
+    from .sign import timestamper_for
+
+    _quiet_libraries(args)
+    try:
+        extended = extend_to_blta(
+            Path(args.input).read_bytes(),
+            timestamper=timestamper_for(args.tsa),
+            trust_roots=load_certs(args.trust),
+            crls=args.crl or [],
+            policy=FetchPolicy(enabled=args.online, allow_private=args.allow_private_network),
+        )
+    except (SigningPackageError, OSError, ValueError) as exc:
+        return _err(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a message, not a traceback, whatever the file holds
+        logging.getLogger(__name__).info("extension failed", exc_info=True)
+        return _err(f"the file could not be extended ({type(exc).__name__}); run with -v for details")
+    Path(args.out).write_bytes(extended)
+    print(f"extended {args.input} -> {args.out} (B-LTA)")
+    return EXIT_OK
+
+
 def _cmd_pki_init(args: argparse.Namespace) -> int:
     from .pki import init_dev_pki
 
@@ -267,7 +294,7 @@ def _add_key_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    """Add `sign`, `sign-digest`, `verify` and `pki` to the `qujat` command."""
+    """Add `sign`, `sign-digest`, `verify`, `extend` and `pki` to the `qujat` command."""
     sign = subparsers.add_parser("sign", help="sign a PDF (PAdES B-B, B-T or B-LT)", description=_cmd_sign.__doc__)
     sign.add_argument("input", metavar="IN.pdf")
     sign.add_argument("--out", required=True, metavar="OUT.pdf")
@@ -318,6 +345,23 @@ def register(subparsers) -> None:
     )
     verify.add_argument("-v", "--verbose", action="store_true", help="show library logs")
     verify.set_defaults(func=_cmd_verify)
+
+    extend = subparsers.add_parser(
+        "extend", help="extend a signed PDF to B-LTA (DSS + document timestamp)", description=_cmd_extend.__doc__
+    )
+    extend.add_argument("input", metavar="IN.pdf")
+    extend.add_argument("--out", required=True, metavar="OUT.pdf")
+    extend.add_argument("--tsa", required=True, metavar="URL", help="RFC 3161 timestamp service for the document timestamp")
+    extend.add_argument("--trust", required=True, metavar="CERT", action="append", help="trust anchor (PEM/DER), repeatable")
+    extend.add_argument("--crl", metavar="FILE", action="append", help="CRL file (PEM/DER) to embed, repeatable")
+    extend.add_argument(
+        "--offline", dest="online", action="store_false", help="download no CRL/OCSP (only --crl files are embedded)"
+    )
+    extend.add_argument(
+        "--allow-private-network", action="store_true", help="also fetch CRL/OCSP from loopback/private addresses (dev PKI)"
+    )
+    extend.add_argument("-v", "--verbose", action="store_true", help="show library logs")
+    extend.set_defaults(func=_cmd_extend)
 
     pki = subparsers.add_parser("pki", help="development PKI (NCA-shaped): init, serve")
     pki_sub = pki.add_subparsers(dest="pki_command", metavar="ACTION", required=True)

@@ -216,3 +216,51 @@ def test_missing_revocation_data_is_refused(b_t, dev_pki, pki_server):
     with pytest.raises(SigningError, match="does not validate"):
         extend_to_blta(b_t, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert])
 
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def run(argv: list[str]) -> int:
+    import argparse
+
+    from signing.cli import register
+
+    parser = argparse.ArgumentParser(prog="qujat")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_extend_writes_a_b_lta_file(b_t, dev_pki, pki_server, timeline, tmp_path, capsys):
+    src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes(b_t)
+
+    rc = run(["extend", str(src), "--out", str(out), "--tsa", dev_pki.tsa_url,
+              "--trust", str(dev_pki.root_cert), "--allow-private-network"])
+
+    assert rc == 0, capsys.readouterr().err
+    assert "B-LTA" in capsys.readouterr().out
+    report = _archive_verify(out.read_bytes(), dev_pki, timeline)
+    assert report.indication is Indication.TOTAL_PASSED and report.signatures[0].level is Level.B_LTA
+
+
+@pytest.mark.parametrize("case", ["unsigned", "not-a-pdf", "tsa-unreachable", "untrusted", "missing-file"])
+def test_cli_extend_bad_input_exits_2_with_a_message(case, b_t, original, dev_pki, pki_server, tmp_path, capsys):
+    src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes({"unsigned": original, "not-a-pdf": b"not a pdf"}.get(case, b_t))
+    tsa = f"http://127.0.0.1:{closed_port()}/tsa" if case == "tsa-unreachable" else dev_pki.tsa_url
+    trust = tmp_path / "other-root.pem"
+    trust.write_bytes(RevCa("SOME OTHER ROOT").pem)
+    argv = ["extend", str(tmp_path / "absent.pdf" if case == "missing-file" else src), "--out", str(out),
+            "--tsa", tsa, "--trust", str(trust if case == "untrusted" else dev_pki.root_cert),
+            "--allow-private-network"]
+
+    rc = run(argv)
+
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("qujat: ") and "Traceback" not in err
+    expected = {"unsigned": "no signature", "not-a-pdf": "not a PDF", "tsa-unreachable": "unreachable",
+                "untrusted": "does not validate", "missing-file": "absent.pdf"}[case]
+    assert expected in err
+    assert not out.exists()
