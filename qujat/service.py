@@ -78,10 +78,13 @@ class Caller:
 @dataclass(frozen=True)
 class Issued:
     """What `issue` did: ``created`` is False when an earlier identical request's record is
-    answered (same Idempotency-Key and body, or same external_id and content)."""
+    answered (same Idempotency-Key and body, or same external_id and content). ``versions``:
+    the record's versions when `issue` knows them without asking the store (a new record: its
+    version 1, as `versions` would read it back), else empty."""
 
     record: Record
     created: bool
+    versions: tuple[Version, ...] = ()
 
 
 def signing_roles(doc_type: str) -> tuple[str, ...]:
@@ -124,7 +127,7 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
                              templates={t["lang"]: TemplateRef(version=str(t["version"]), sha256=t["sha256"])
                                         for t in rendered.templates})
         try:
-            record = store.create_record(
+            record, first = store.create_record_with_version(
                 client_id=caller.client_id, doc_type=request.type, language=content["language"],
                 data=content["data"], token=token, content=version, actor=caller.actor,
                 external_id=request.external_id, idempotency_key=idempotency_key if claimed else None)
@@ -139,7 +142,7 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
             return Issued(earlier, created=False)
         claimed = False                          # marked done in create_record's transaction
         log.info("issued %s %s record %s (%s)", request.type, content["language"], record.id, caller.actor)
-        return Issued(record, created=True)
+        return Issued(record, created=True, versions=(first,))
     finally:
         if claimed:
             _release(rt, caller, idempotency_key)
@@ -236,10 +239,10 @@ def _sign(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tuple[Signatur
         if signer is None:
             raise RuntimeError(f"this runtime has no {role} signing key (open_runtime(sign=True))")
         at = rt.clock()
+        name = signer_fields(signer.signing_cert).common_name     # read once: the PDF's /Name too
         pdf = sign_pdf(pdf, signer, level=level, tsa_url=settings.tsa_url, certify=i == 0,
-                       reason=_REASONS[role])
-        name = signer_fields(signer.signing_cert).common_name or role
-        done.append(SignatureInfo(signer=name, time=at))
+                       reason=_REASONS[role], name=name or None)
+        done.append(SignatureInfo(signer=name or role, time=at))
     return pdf, tuple(done)
 
 

@@ -3,6 +3,11 @@
 SQLite (the embedded default): a file, WAL journal (readers never wait for the writer), foreign
 keys on, a busy timeout, and every writing transaction opened with ``BEGIN IMMEDIATE`` so that
 two writers queue on the busy timeout instead of one failing when it upgrades its read lock.
+``synchronous=FULL``, said explicitly: a COMMIT returns only once the WAL is on disk, so a record
+whose 201 (and signed PDF, whose QR names the record) went out survives a power loss as its blob
+files do. ``NORMAL`` would survive process crashes only, for about 0.1 ms of CPU and 0.25 ms of
+wall time per commit (one per issued document): not worth a citizen's document that no longer
+verifies.
 PostgreSQL: ``postgresql://`` (or ``postgres://``) without a driver means psycopg 3.
 
 `upgrade` runs ``alembic upgrade head`` on an engine with the migrations shipped inside this
@@ -64,6 +69,7 @@ def create(url: str | URL) -> Engine:
             mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode}) for {u.database}")
+            cur.execute("PRAGMA synchronous=FULL")          # durable at COMMIT (above)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         finally:

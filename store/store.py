@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -46,6 +46,17 @@ KEY_PREFIX = "qujat"
 _KEY = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{16}})_[A-Za-z0-9_-]{{43}}")
 _NO_HASH = "0" * 64                     # compared against when the key id is unknown
 STALE_IN_FLIGHT = dt.timedelta(minutes=10)
+_INSERT_RECORD = insert(RecordRow.__table__)
+_INSERT_VERSION = insert(VersionRow.__table__)
+_INSERT_AUDIT = insert(AuditRow.__table__)
+_SELECT_API_KEY = select(ApiKeyRow.__table__).where(ApiKeyRow.__table__.c.id == bindparam("id"))
+_IDEMPOTENCY = IdempotencyRow.__table__
+_IDEMPOTENCY_ROW = ((_IDEMPOTENCY.c.client_id == bindparam("b_client_id"))
+                    & (_IDEMPOTENCY.c.key == bindparam("b_key")))
+_SELECT_IDEMPOTENCY = select(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW).with_for_update()
+_INSERT_IDEMPOTENCY = insert(_IDEMPOTENCY)
+_TAKE_OVER_IDEMPOTENCY = (update(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW)
+                          .values(created_at=bindparam("b_created_at")))
 
 
 def _utc_now() -> dt.datetime:
@@ -95,6 +106,18 @@ class Store:
         ``idempotency_key`` (begun with `idempotency_begin`) is marked done with this record in
         the same transaction. `Conflict` if the client's ``external_id`` or the token is taken
         (``record_id`` names the record holding the external_id)."""
+        return self.create_record_with_version(
+            client_id=client_id, doc_type=doc_type, language=language, data=data, token=token,
+            content=content, actor=actor, external_id=external_id, status=status,
+            idempotency_key=idempotency_key)[0]
+
+    def create_record_with_version(self, *, client_id: str, doc_type: str, language: str,
+                                   data: Mapping[str, Any], token: str, content: NewVersion,
+                                   actor: str, external_id: str | None = None,
+                                   status: Status = Status.VALID,
+                                   idempotency_key: str | None = None) -> tuple[Record, Version]:
+        """`create_record`, also answering the version 1 it wrote (what `versions` would read
+        back), so that a caller showing the new record needs no second query."""
         _text("client_id", client_id, 64)
         _text("doc_type", doc_type, 64)
         _text("language", language, 16)
@@ -106,26 +129,39 @@ class Store:
         status = Status(status)
         if status is Status.ANNULLED:
             raise ValueError("a record is not created annulled")
-        pdf_sha256, docx_sha256 = self.blobs.put(content.pdf), self.blobs.put(content.docx)
+        pdf_sha256, docx_sha256 = self.blobs.put_many((content.pdf, content.docx))
         now = self._clock()
         record_id = _new_id(now)
+        templates = _templates_json(content.templates)
         try:
             with self._write() as s:
-                row = RecordRow(id=record_id, token=token, token_key=key, client_id=client_id,
-                                type=doc_type, language=language, external_id=external_id,
-                                data=data, status=status.value, created_at=now, current_version=1)
-                s.add(row)
-                s.add(_version_row(record_id, 1, content, pdf_sha256, docx_sha256, now))
-                s.flush()
+                # Core INSERTs (the same columns and types as the ORM classes, without the unit of
+                # work's bookkeeping for rows that are written once and not touched again here)
+                s.execute(_INSERT_RECORD, {
+                    "id": record_id, "token": token, "token_key": key, "client_id": client_id,
+                    "type": doc_type, "language": language, "external_id": external_id, "data": data,
+                    "status": status.value, "annulled_reason": None, "annulled_at": None,
+                    "created_at": now, "current_version": 1})
+                s.execute(_INSERT_VERSION, {
+                    "record_id": record_id, "number": 1, "templates": templates,
+                    "pdf_sha256": pdf_sha256, "docx_sha256": docx_sha256,
+                    "signatures": [sig.to_json() for sig in content.signatures], "created_at": now})
                 if idempotency_key is not None:
                     self._idempotency_done(s, client_id, idempotency_key, record_id)
                 self._audit(s, now, actor, Action.ISSUE, record_id, {
                     "version": 1, "pdf_sha256": pdf_sha256, "docx_sha256": docx_sha256,
-                    "templates": _templates_json(content.templates), "status": status.value,
+                    "templates": templates, "status": status.value,
                     "external_id": external_id})
-                return _record(row)
         except IntegrityError as e:
             raise self._why_taken(client_id, external_id, token) from e
+        record = Record(id=record_id, token=token, client_id=client_id, type=doc_type,
+                        language=language, external_id=external_id, data=data, status=status,
+                        annulled_reason=None, annulled_at=None, created_at=now, current_version=1)
+        version = Version(record_id=record_id, number=1, templates=dict(content.templates),
+                          pdf_sha256=pdf_sha256, docx_sha256=docx_sha256,
+                          signatures=tuple(content.signatures),
+                          created_at=now.astimezone(dt.timezone.utc))
+        return record, version
 
     def add_version(self, record_id: uuid.UUID, content: NewVersion, *, actor: str,
                     action: Action = Action.REGENERATE, status: Status | None = None) -> Version:
@@ -136,7 +172,7 @@ class Store:
         record_id, action = _uuid(record_id), Action(action)
         if status is not None and Status(status) is Status.ANNULLED:
             raise ValueError("annul() annuls a record")
-        pdf_sha256, docx_sha256 = self.blobs.put(content.pdf), self.blobs.put(content.docx)
+        pdf_sha256, docx_sha256 = self.blobs.put_many((content.pdf, content.docx))
         now = self._clock()
         with self._write() as s:
             row = self._locked(s, record_id)
@@ -232,13 +268,15 @@ class Store:
         """The key's facts if ``key`` is a live (not revoked) key, else None. The hash is
         compared in constant time, also when the key id is unknown."""
         match = _KEY.fullmatch(key) if isinstance(key, str) else None
-        with self._read() as s:
-            row = s.get(ApiKeyRow, match.group(1)) if match else None
-            ok = hmac.compare_digest(_key_hash(key if match else ""),
-                                     row.key_hash if row is not None else _NO_HASH)
-            if ok and row is not None and row.revoked_at is None:
-                return _api_key(row)
-            return None
+        row = None
+        if match:                            # every request's first query: Core, no ORM session
+            with self._read_engine.connect() as conn:
+                row = conn.execute(_SELECT_API_KEY, {"id": match.group(1)}).first()
+        ok = hmac.compare_digest(_key_hash(key if match else ""),
+                                 row.key_hash if row is not None else _NO_HASH)
+        if ok and row is not None and row.revoked_at is None:
+            return _api_key(row)
+        return None
 
     def revoke_api_key(self, key_id: str, *, actor: str) -> ApiKey:
         """Revoke a key (from now on `verify_api_key` refuses it), with an audit event. Revoking
@@ -277,12 +315,13 @@ class Store:
         for _ in range(3):                  # lost an insert race: read what the winner wrote
             now = self._clock()
             try:
-                with self._write() as s:
-                    row = s.get(IdempotencyRow, (client_id, key), with_for_update=True)
+                with self._write() as s:           # Core statements: a trip per request
+                    where = {"b_client_id": client_id, "b_key": key}
+                    row = s.execute(_SELECT_IDEMPOTENCY, where).first()
                     if row is None:
-                        s.add(IdempotencyRow(client_id=client_id, key=key, fingerprint=fingerprint,
-                                             state="in_flight", created_at=now))
-                        s.flush()
+                        s.execute(_INSERT_IDEMPOTENCY, {
+                            "client_id": client_id, "key": key, "fingerprint": fingerprint,
+                            "record_id": None, "state": "in_flight", "created_at": now})
                         return None
                     if row.fingerprint != fingerprint:
                         raise IdempotencyMismatch(
@@ -291,7 +330,8 @@ class Store:
                         return row.record_id
                     if now - row.created_at < stale_after:
                         raise InFlight("a request with this Idempotency-Key is still in flight")
-                    row.created_at = now     # taken over; the row lock makes this one winner
+                    # taken over; the row lock (PostgreSQL) or BEGIN IMMEDIATE makes this one winner
+                    s.execute(_TAKE_OVER_IDEMPOTENCY, {**where, "b_created_at": now})
                     return None
             except IntegrityError:
                 continue
@@ -348,9 +388,9 @@ class Store:
     def _audit(self, s: Session, at: dt.datetime, actor: str, action: Action,
                record_id: uuid.UUID | None, details: dict[str, Any]) -> None:
         """The audit event of the change being made in ``s`` (the last step of its transaction)."""
-        s.add(AuditRow(at=at, actor=actor, action=Action(action).value, record_id=record_id,
-                       details=details))
-        s.flush()
+        s.flush()                            # the ORM changes before it, if any (none: a no-op)
+        s.execute(_INSERT_AUDIT, {"at": at, "actor": actor, "action": Action(action).value,
+                                  "record_id": record_id, "details": details})
 
     @staticmethod
     def _idempotency_done(s: Session, client_id: str, key: str, record_id: uuid.UUID) -> None:

@@ -29,6 +29,15 @@ def _document(request: Request, record) -> DocumentOut:
     return document_out(record, service.versions(rt, record.id), rt.settings.public_base_url)
 
 
+def _issue(rt, body: bytes, caller: service.Caller, idempotency_key: str | None,
+           ) -> tuple[service.Issued, DocumentOut]:
+    """Issue and describe the record, in one trip to the thread pool: a new record's version is
+    the one `service.issue` just wrote (no second query); an earlier record's are read."""
+    issued = service.issue(rt, body, caller=caller, idempotency_key=idempotency_key)
+    versions = issued.versions or service.versions(rt, issued.record.id)
+    return issued, document_out(issued.record, versions, rt.settings.public_base_url)
+
+
 def _idempotency_key(raw: str | None) -> str | None:
     """The Idempotency-Key header: an RFC 8941 string ("…", as the IETF draft writes it) or the
     bare token many clients send."""
@@ -63,13 +72,13 @@ async def issue_document(request: Request, response: Response,
     if media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "send the request as application/json")
     body = await request.body()
-    issued = await run_in_threadpool(service.issue, runtime(request), body,
-                                     caller=service.Caller.from_api_key(key),
-                                     idempotency_key=_idempotency_key(idempotency_key))
+    issued, document = await run_in_threadpool(_issue, runtime(request), body,
+                                               service.Caller.from_api_key(key),
+                                               _idempotency_key(idempotency_key))
     response.status_code = 201 if issued.created else 200
     if issued.created:
         response.headers["Location"] = f"/documents/{issued.record.id}"
-    return await run_in_threadpool(_document, request, issued.record)
+    return document
 
 
 @router.get("/{document_id}", response_model=DocumentOut, summary="A document's record")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 
 import pytest
@@ -73,3 +74,32 @@ def test_only_sha256_names_are_accepted(tmp_path, name):
     for call in (blobs.get, blobs.exists, blobs.path):
         with pytest.raises(ValueError):
             call(name)
+
+
+def test_put_many_stores_each_blob_and_skips_those_it_has(tmp_path):
+    blobs = FileBlobStore(tmp_path / "blobs")
+    kept = blobs.put(b"already there")
+    before = blob_files(tmp_path / "blobs")
+    items = [b"%PDF-1.7 first" * 500, b"already there", b"PK second" * 300]
+    names = blobs.put_many(items)
+    assert names == [hashlib.sha256(x).hexdigest() for x in items] and names[1] == kept
+    assert all(blobs.get(n) == x for n, x in zip(names, items))
+    after = blob_files(tmp_path / "blobs")
+    assert len(after) == 3 and after[f"{kept[:2]}/{kept[2:]}"] == before[f"{kept[:2]}/{kept[2:]}"]
+
+
+def test_put_many_leaves_no_temporary_file_when_a_rename_fails(tmp_path, monkeypatch):
+    blobs = FileBlobStore(tmp_path / "blobs")
+    real, calls = os.replace, []
+
+    def second_fails(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError("disk gone")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(OSError, match="disk gone"):
+        blobs.put_many([b"one" * 100, b"two" * 100, b"three" * 100])
+    left = blob_files(tmp_path / "blobs")
+    assert list(left) == [f"{h[:2]}/{h[2:]}" for h in [hashlib.sha256(b"one" * 100).hexdigest()]]

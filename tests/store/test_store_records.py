@@ -53,6 +53,17 @@ def test_version_one_keeps_hashes_templates_and_signatures(store, clock):
     assert issued.details["templates"]["kk"] == {"version": "3", "sha256": c.templates["kk"].sha256}
 
 
+def test_create_record_with_version_answers_what_the_store_reads_back(store, clock):
+    c = content("answered")
+    made, v1 = store.create_record_with_version(
+        client_id="akimat-1", doc_type="land_right_act", language="kk+ru",
+        data={"owner": "Әлібек Нұрланұлы", "area_ha": 0.12}, token=secrets.token_urlsafe(24),
+        content=c, actor="key-issuer", external_id="ЖК-2025/002")
+    assert store.get(made.id) == made
+    assert store.versions(made.id) == (v1,)
+    assert v1.signatures[0].time.tzinfo == UTC and v1.created_at.tzinfo == UTC
+
+
 def test_the_token_key_column_allows_a_case_insensitive_lookup(store):
     token = "AbCd-EfGh_" + secrets.token_urlsafe(18)
     made = new_record(store, token=token)

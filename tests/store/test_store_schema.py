@@ -94,11 +94,12 @@ def test_the_migrations_ship_inside_the_package():
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(store, database_url):
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_a_busy_timeout_and_full_sync(store, database_url):
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2     # FULL: durable COMMIT
     assert os.path.exists(database_url.removeprefix("sqlite:///") + "-wal")
 
 
