@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,10 +46,16 @@ KEY_PREFIX = "qujat"
 _KEY = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{16}})_[A-Za-z0-9_-]{{43}}")
 _NO_HASH = "0" * 64                     # compared against when the key id is unknown
 STALE_IN_FLIGHT = dt.timedelta(minutes=10)
-_INSERT_RECORD = insert(RecordRow.__table__)
-_INSERT_VERSION = insert(VersionRow.__table__)
-_INSERT_AUDIT = insert(AuditRow.__table__)
-_SELECT_API_KEY = select(ApiKeyRow.__table__).where(ApiKeyRow.__table__.c.id == bindparam("id"))
+_API_KEY_BY_ID = select(ApiKeyRow.__table__).where(ApiKeyRow.__table__.c.id == bindparam("b_id"))
+_RECORDS, _VERSIONS, _AUDIT = RecordRow.__table__, VersionRow.__table__, AuditRow.__table__
+_RECORD_BY_ID = select(_RECORDS).where(_RECORDS.c.id == bindparam("b_id"))
+_RECORD_BY_TOKEN = select(_RECORDS).where(_RECORDS.c.token == bindparam("b_token"))
+_RECORD_BY_EXTERNAL_ID = select(_RECORDS).where(_RECORDS.c.client_id == bindparam("b_client_id"),
+                                                _RECORDS.c.external_id == bindparam("b_external_id"))
+_VERSIONS_OF = (select(_VERSIONS).where(_VERSIONS.c.record_id == bindparam("b_record_id"))
+                .order_by(_VERSIONS.c.number))
+_AUDIT_OF = select(_AUDIT).where(_AUDIT.c.record_id == bindparam("b_record_id")).order_by(_AUDIT.c.id)
+_INSERT_RECORD, _INSERT_VERSION, _INSERT_AUDIT = insert(_RECORDS), insert(_VERSIONS), insert(_AUDIT)
 _IDEMPOTENCY = IdempotencyRow.__table__
 _IDEMPOTENCY_ROW = ((_IDEMPOTENCY.c.client_id == bindparam("b_client_id"))
                     & (_IDEMPOTENCY.c.key == bindparam("b_key")))
@@ -65,7 +71,9 @@ def _utc_now() -> dt.datetime:
 
 class Store:
     """Records, versions, audit events, API keys and idempotency keys in one SQL database
-    (SQLite or PostgreSQL), files in a `BlobStore`. Thread-safe: each call uses its own session."""
+    (SQLite or PostgreSQL), files in a `BlobStore`. Thread-safe: each call uses its own session
+    or connection. Rows written once and the reads every request makes go through SQLAlchemy
+    Core statements built once (the same tables and column types as the ORM classes)."""
 
     def __init__(self, engine: Engine, blobs: BlobStore, clock: Clock = _utc_now):
         self.engine = engine
@@ -212,35 +220,31 @@ class Store:
             return _record(row)
 
     def get(self, record_id: uuid.UUID) -> Record:
-        with self._read() as s:
-            row = s.get(RecordRow, _uuid(record_id))
-            if row is None:
-                raise NotFound(f"no record {record_id}")
-            return _record(row)
+        row = self._read_row(_RECORD_BY_ID, {"b_id": _uuid(record_id)})
+        if row is None:
+            raise NotFound(f"no record {record_id}")
+        return _record(row)
 
     def by_token(self, token: str) -> Record:
         """The record whose token is exactly ``token``."""
-        with self._read() as s:
-            row = s.scalar(select(RecordRow).where(RecordRow.token == token))
-            if row is None:
-                raise NotFound("no record with this token")
-            return _record(row)
+        row = self._read_row(_RECORD_BY_TOKEN, {"b_token": token})
+        if row is None:
+            raise NotFound("no record with this token")
+        return _record(row)
 
     def by_external_id(self, client_id: str, external_id: str) -> Record:
-        with self._read() as s:
-            row = s.scalar(select(RecordRow).where(RecordRow.client_id == client_id,
-                                                   RecordRow.external_id == external_id))
-            if row is None:
-                raise NotFound(f"client {client_id!r} has no record {external_id!r}")
-            return _record(row)
+        row = self._read_row(_RECORD_BY_EXTERNAL_ID, {"b_client_id": client_id, "b_external_id": external_id})
+        if row is None:
+            raise NotFound(f"client {client_id!r} has no record {external_id!r}")
+        return _record(row)
 
     def versions(self, record_id: uuid.UUID) -> tuple[Version, ...]:
         """All versions of a record, 1 first."""
-        return self._of_record(record_id, VersionRow, VersionRow.number, _version)
+        return self._of_record(record_id, _VERSIONS_OF, _version)
 
     def audit(self, record_id: uuid.UUID) -> tuple[AuditEvent, ...]:
         """A record's audit events, oldest first."""
-        return self._of_record(record_id, AuditRow, AuditRow.id, _event)
+        return self._of_record(record_id, _AUDIT_OF, _event)
 
     # -- API keys --------------------------------------------------------------------------
 
@@ -268,10 +272,7 @@ class Store:
         """The key's facts if ``key`` is a live (not revoked) key, else None. The hash is
         compared in constant time, also when the key id is unknown."""
         match = _KEY.fullmatch(key) if isinstance(key, str) else None
-        row = None
-        if match:                            # every request's first query: Core, no ORM session
-            with self._read_engine.connect() as conn:
-                row = conn.execute(_SELECT_API_KEY, {"id": match.group(1)}).first()
+        row = self._read_row(_API_KEY_BY_ID, {"b_id": match.group(1)}) if match else None
         ok = hmac.compare_digest(_key_hash(key if match else ""),
                                  row.key_hash if row is not None else _NO_HASH)
         if ok and row is not None and row.revoked_at is None:
@@ -369,12 +370,19 @@ class Store:
         with Session(self._read_engine) as s:
             yield s
 
-    def _of_record(self, record_id: uuid.UUID, table, order, convert) -> tuple:
-        """The rows of ``table`` that belong to a record, in ``order``; `NotFound` if no record."""
+    def _read_row(self, statement, params: dict[str, Any]):
+        """The first row of a reading statement (Core: the reads every request makes need no ORM
+        session), or None."""
+        with self._read_engine.connect() as conn:
+            return conn.execute(statement, params).first()
+
+    def _of_record(self, record_id: uuid.UUID, statement, convert) -> tuple:
+        """The rows ``statement`` selects for a record (in one reading transaction);
+        `NotFound` if there is no record."""
         rid = _uuid(record_id)
-        with self._read() as s:
-            rows = s.scalars(select(table).where(table.record_id == rid).order_by(order)).all()
-            if not rows and s.get(RecordRow, rid) is None:
+        with self._read_engine.connect() as conn:
+            rows = conn.execute(statement, {"b_record_id": rid}).all()
+            if not rows and conn.execute(_RECORD_BY_ID, {"b_id": rid}).first() is None:
                 raise NotFound(f"no record {record_id}")
             return tuple(convert(r) for r in rows)
 
@@ -468,7 +476,7 @@ def _version_row(record_id: uuid.UUID, number: int, content: NewVersion, pdf_sha
                       signatures=[sig.to_json() for sig in content.signatures], created_at=now)
 
 
-def _record(row: RecordRow) -> Record:
+def _record(row: RecordRow | Row) -> Record:
     return Record(id=row.id, token=row.token, client_id=row.client_id, type=row.type,
                   language=row.language, external_id=row.external_id, data=row.data,
                   status=Status(row.status), annulled_reason=row.annulled_reason,
@@ -476,7 +484,7 @@ def _record(row: RecordRow) -> Record:
                   current_version=row.current_version)
 
 
-def _version(row: VersionRow) -> Version:
+def _version(row: VersionRow | Row) -> Version:
     return Version(record_id=row.record_id, number=row.number,
                    templates={lang: TemplateRef(**t) for lang, t in row.templates.items()},
                    pdf_sha256=row.pdf_sha256, docx_sha256=row.docx_sha256,
@@ -484,11 +492,11 @@ def _version(row: VersionRow) -> Version:
                    created_at=row.created_at)
 
 
-def _event(row: AuditRow) -> AuditEvent:
+def _event(row: AuditRow | Row) -> AuditEvent:
     return AuditEvent(id=row.id, at=row.at, actor=row.actor, action=Action(row.action),
                       record_id=row.record_id, details=row.details)
 
 
-def _api_key(row: ApiKeyRow) -> ApiKey:
+def _api_key(row: ApiKeyRow | Row) -> ApiKey:
     return ApiKey(id=row.id, name=row.name, scopes=tuple(row.scopes), created_at=row.created_at,
                   revoked_at=row.revoked_at)
