@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+                                        WebDriverException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -74,9 +75,21 @@ def body_text(driver) -> str:
 
 
 def wait_for(driver, condition) -> None:
-    """Until ``condition(driver)`` holds on the page that is loading (30 s)."""
-    WebDriverWait(driver, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-                  ).until(condition)
+    """Until ``condition(driver)`` holds on the page that is loading (30 s). While the old page is
+    replaced, an element found on it may vanish under the read: Chromium then answers "stale
+    element" or, for the same race, the generic "Node with given id does not belong to the
+    document"; both mean "not yet" and are tried again (a real failure still times out)."""
+
+    def holds(d) -> bool:
+        try:
+            return condition(d)
+        except WebDriverException as exc:
+            if isinstance(exc, (NoSuchElementException, StaleElementReferenceException)) or \
+                    "does not belong to the document" in str(exc):
+                return False
+            raise
+
+    WebDriverWait(driver, 30).until(holds)
 
 
 def upload(driver, lang: str, path: Path) -> tuple[str, str]:
