@@ -17,6 +17,8 @@ processes starting at once migrate once.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 
 from alembic import command
@@ -53,6 +55,16 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _journal_mode_wal(cur) -> str:
+    """Ask SQLite for WAL mode; the mode it is in afterwards ("locked" while another holds it)."""
+    try:
+        return cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return "locked"
+
+
 def create(url: str | URL) -> Engine:
     u = normalise_url(url)
     if u.get_backend_name() == "postgresql":
@@ -66,9 +78,15 @@ def create(url: str | URL) -> Engine:
         dbapi_conn.isolation_level = None          # we say BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         try:
-            mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if mode != "wal":
-                raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode}) for {u.database}")
+            # Switching a new database to WAL needs it unlocked for a moment: while another
+            # connection (a store opening at the same time) holds a lock, SQLite answers with the
+            # current mode or "database is locked" at once, without its busy handler. Ask again
+            # until the busy timeout has passed.
+            deadline = time.monotonic() + BUSY_TIMEOUT_S
+            while (mode := _journal_mode_wal(cur)) != "wal":
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode}) for {u.database}")
+                time.sleep(0.02)
             cur.execute("PRAGMA synchronous=FULL")          # durable at COMMIT (above)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
