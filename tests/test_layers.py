@@ -75,6 +75,10 @@ def test_validating_a_request_does_not_load_drawing_or_office_code():
     assert out == "[]", out
 
 
+# spelt in pieces so that this file does not name what it looks for
+OUTSIDE_MARKERS = ("/".join(("..", "shared")), "_".join(("QUJAT", "SHARED", "DIR")))
+
+
 def test_nothing_in_the_repository_reads_outside_it():
     tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=ROOT,
                              check=True).stdout.split()
@@ -83,9 +87,9 @@ def test_nothing_in_the_repository_reads_outside_it():
         path = ROOT / name
         if path.suffix not in (".py", ".md", ".toml", ".cfg", ".yaml", ".yml", "") or not path.is_file():
             continue
-        if name.startswith("tests/data/") or name == "tests/test_layers.py":
+        if name.startswith("tests/data/"):
             continue
         text = path.read_text("utf-8", errors="replace")
-        if "../shared" in text or "QUJAT_SHARED_DIR" in text:
+        if any(marker in text for marker in OUTSIDE_MARKERS):
             offenders.append(name)
     assert offenders == [], offenders
