@@ -50,7 +50,7 @@ from ._aio import run_sync
 from ._compat import keep_metadata
 from .certload import CertSource, CrlSource, load_certs, load_crls
 from .errors import NotAPdfError, SigningError
-from .netfetch import Fetcher, FetchPolicy, revocation_sources
+from .netfetch import Fetcher, FetchPolicy
 from .verify import _anchored_path
 
 __all__ = ["extend_to_blta", "ltv_validation_context"]
@@ -139,17 +139,9 @@ def ltv_validation_context(
         done: set[bytes] = set()
         for leaf in leaves:
             # only chains whose signatures were checked up to an anchor: their URLs are a CA's
-            for cert, issuer in _anchored_path(leaf, pool, anchors) or ():
-                if cert.sha256 in done:
-                    continue
-                done.add(cert.sha256)
-                sources = revocation_sources(cert)
-                response = fetcher.ocsp(cert, issuer, sources)
-                if response is not None:
-                    ocsps.append(response)
-                crl = fetcher.crl(cert, sources)
-                if crl is not None:
-                    all_crls.append(crl)
+            more_crls, more_ocsps = fetcher.for_path(_anchored_path(leaf, pool, anchors) or (), done)
+            all_crls.extend(more_crls)
+            ocsps.extend(more_ocsps)
     return ValidationContext(
         trust_roots=anchors,
         other_certs=pool,

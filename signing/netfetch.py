@@ -543,6 +543,25 @@ class Fetcher:
                 return response
         return None
 
+    def for_path(
+        self, path: Iterable[tuple[x509.Certificate, x509.Certificate]], seen: set[bytes]
+    ) -> tuple[list[asn1_crl.CertificateList], list[ocsp.OCSPResponse]]:
+        """OCSP responses and CRLs for each (certificate, issuer) of a chain that was checked up
+        to a trust anchor, skipping certificates already in ``seen`` (which it extends)."""
+        crls, ocsps = [], []
+        for cert, issuer in path:
+            if cert.sha256 in seen:
+                continue
+            seen.add(cert.sha256)
+            sources = revocation_sources(cert)
+            response = self.ocsp(cert, issuer, sources)
+            if response is not None:
+                ocsps.append(response)
+            crl = self.crl(cert, sources)
+            if crl is not None:
+                crls.append(crl)
+        return crls, ocsps
+
 
 def _signing_fetcher(timeout: float) -> Fetcher:
     """For the signer's own chain when signing at B-LT: configured by the operator, so

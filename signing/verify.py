@@ -234,17 +234,9 @@ def _fetch_revinfo(
         if path is None:
             log.info("signature %s: chain does not end at a trust anchor; nothing fetched", sig.field_name)
             continue
-        for cert, issuer in path:
-            if cert.sha256 in done:
-                continue
-            done.add(cert.sha256)
-            sources = revocation_sources(cert)
-            response = fetcher.ocsp(cert, issuer, sources)
-            if response is not None:
-                ocsps.append(response)
-            crl = fetcher.crl(cert, sources)
-            if crl is not None:
-                crls.append(crl)
+        more_crls, more_ocsps = fetcher.for_path(path, done)
+        crls.extend(more_crls)
+        ocsps.extend(more_ocsps)
     return crls, ocsps
 
 
