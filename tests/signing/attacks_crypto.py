@@ -181,27 +181,24 @@ def replace_cms(pdf: bytes, mutate: Callable[[cms.ContentInfo], cms.ContentInfo 
 def with_unsigned_attrs(ci: cms.ContentInfo, attrs: list[cms.CMSAttribute]) -> cms.ContentInfo:
     """A copy of ``ci`` whose (only) SignerInfo has exactly ``attrs`` as unsigned attributes,
     in this order. Every other part keeps its original encoding (the signed attributes
-    above all)."""
+    above all).
+
+    Assembled from the parts' DER: asn1crypto, when it builds a structure from parsed parts,
+    may re-encode a part from its parsed value, and a hostile part (a genTime without a time
+    zone) cannot be re-encoded — the builder must never depend on that."""
     sd = ci["content"]
     si = sd["signer_infos"][0]
-    new_si = cms.SignerInfo({
-        "version": si["version"],
-        "sid": si["sid"],
-        "digest_algorithm": si["digest_algorithm"],
-        "signed_attrs": si["signed_attrs"],
-        "signature_algorithm": si["signature_algorithm"],
-        "signature": si["signature"],
-        # In this order, as an attacker may write them (DER would sort the SET).
-        "unsigned_attrs": cms.CMSAttributes.load(_tlv(0x31, b"".join(a.dump() for a in attrs))) if attrs else core.VOID,
-    })
-    new_sd = cms.SignedData({
-        "version": sd["version"],
-        "digest_algorithms": sd["digest_algorithms"],
-        "encap_content_info": sd["encap_content_info"],
-        "certificates": sd["certificates"],
-        "signer_infos": [new_si],
-    })
-    return cms.ContentInfo({"content_type": "signed_data", "content": new_sd})
+    # In this order, as an attacker may write them (DER would sort the SET); [1] IMPLICIT SET.
+    unsigned = _tlv(0xA1, b"".join(a.dump() for a in attrs)) if attrs else b""
+    si_der = _tlv(0x30, b"".join(si[k].dump() for k in (
+        "version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"))
+        + unsigned)
+    sd_parts = [sd[k].dump() for k in ("version", "digest_algorithms", "encap_content_info")]
+    for k in ("certificates", "crls"):  # [0] / [1] IMPLICIT, when present
+        if sd[k].native is not None:
+            sd_parts.append(sd[k].dump())
+    sd_der = _tlv(0x30, b"".join(sd_parts) + _tlv(0x31, si_der))
+    return cms.ContentInfo.load(_tlv(0x30, ci["content_type"].dump() + _tlv(0xA0, sd_der)))
 
 
 def unsigned_attrs(ci: cms.ContentInfo) -> list[cms.CMSAttribute]:
