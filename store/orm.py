@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Integer,
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Text, UniqueConstraint, Uuid)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -20,10 +20,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["Base", "RecordRow", "VersionRow", "AuditRow", "ApiKeyRow", "IdempotencyRow",
-           "STATUSES", "IDEMPOTENCY_STATES"]
+           "BatchRow", "BatchItemRow", "STATUSES", "IDEMPOTENCY_STATES", "BATCH_KINDS",
+           "BATCH_STATUSES", "ITEM_STATES"]
 
 STATUSES = ("awaiting_signature", "valid", "annulled", "superseded")
 IDEMPOTENCY_STATES = ("in_flight", "done")
+BATCH_KINDS = ("regenerate", "extend_ltv")
+BATCH_STATUSES = ("running", "finished", "cancelled")
+ITEM_STATES = ("pending", "done", "failed", "skipped")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -102,10 +106,12 @@ class RecordRow(Base):
 
 class VersionRow(Base):
     """Version ``number`` (1..n) of a record. Never deleted: no code path does, and a trigger
-    refuses DELETE (and the record cannot go while it has versions)."""
+    refuses DELETE (and the record cannot go while it has versions). ``batch_id``: the batch
+    that made it; unique per record, so that no batch gives a record two versions."""
 
     __tablename__ = "versions"
-    __table_args__ = (CheckConstraint("number >= 1", name="number"),)
+    __table_args__ = (CheckConstraint("number >= 1", name="number"),
+                      Index("ix_versions_record_id_batch_id", "record_id", "batch_id", unique=True))
 
     record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id"), primary_key=True)
     number: Mapped[int] = mapped_column(primary_key=True)
@@ -114,6 +120,7 @@ class VersionRow(Base):
     docx_sha256: Mapped[str] = mapped_column(String(64))
     signatures: Mapped[list[Any]]            # [{"signer": …, "time": ISO 8601}, …]
     created_at: Mapped[dt.datetime]
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 class AuditRow(Base):
@@ -155,3 +162,42 @@ class IdempotencyRow(Base):
     record_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("records.id"))
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime]
+
+
+class BatchRow(Base):
+    """A regeneration (or LTV extension) job over many records. ``spec``: the normalised filters
+    and options; ``spec_hash`` finds the unfinished batch that the same command resumes."""
+
+    __tablename__ = "batches"
+    __table_args__ = (CheckConstraint(_in("kind", BATCH_KINDS), name="kind"),
+                      CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
+                      Index("ix_batches_spec_hash_status", "spec_hash", "status"))
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]]
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("batches.id"))
+    total: Mapped[int]
+    created_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class BatchItemRow(Base):
+    """One record of a batch: pending until its new version is written (``done``, in the same
+    transaction as the version) or it fails (``failed``, with the reason) or is left alone
+    (``skipped``, e.g. annulled meanwhile)."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (CheckConstraint(_in("state", ITEM_STATES), name="state"),
+                      Index("ix_batch_items_batch_id_state", "batch_id", "state"))
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int]
+    updated_at: Mapped[dt.datetime]
