@@ -38,6 +38,12 @@ class Action(str, enum.Enum):
     REGENERATE = "regenerate"
     KEY_CREATE = "key_create"
     KEY_REVOKE = "key_revoke"
+    EXTEND_LTV = "extend_ltv"              # a version extended to B-LTA (no re-rendering)
+    BATCH_START = "batch_start"            # a batch created (record_id None; details: the spec)
+    BATCH_RESUME = "batch_resume"          # the same command ran again on an unfinished batch
+    BATCH_FINISH = "batch_finish"          # counts of done / failed / skipped
+    SIGNING_TICKET = "signing_ticket"      # a signing-page ticket handed out (never the ticket)
+    SIGNATURE_REFUSED = "signature_refused"  # a submitted CMS refused (why; nothing changed)
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import db
+from store.batches import BatchSteps
 from store.blobs import BlobStore, FileBlobStore
 from store.errors import Conflict, IdempotencyMismatch, InFlight, NotFound
 from store.model import (Action, ApiKey, AuditEvent, NewVersion, Record, SignatureInfo, Status,
                          TemplateRef, Version, check_sha256, token_key)
 from store.orm import ApiKeyRow, AuditRow, IdempotencyRow, RecordRow, VersionRow
+from store.signing import SigningSteps
 
 __all__ = ["Store"]
 
@@ -69,7 +71,7 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class Store:
+class Store(BatchSteps, SigningSteps):
     """Records, versions, audit events, API keys and idempotency keys in one SQL database
     (SQLite or PostgreSQL), files in a `BlobStore`. Thread-safe: each call uses its own session
     or connection. Rows written once and the reads every request makes go through SQLAlchemy
