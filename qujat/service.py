@@ -39,7 +39,7 @@ from store import (ApiKey, AuditEvent, Conflict, NewVersion, NotFound, Record, S
                    TemplateRef, Version, request_fingerprint)
 
 __all__ = ["Caller", "Issued", "ExternalIdTaken", "issue", "annul", "get", "versions", "audit", "decode",
-           "current_file", "signing_roles"]
+           "current_file", "signing_roles", "sign_server_side", "template_refs"]
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,9 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
                 return Issued(earlier, created=False)
         token = qr.new_token()
         rendered = rt.renderer.render(request, token=token)
-        pdf, signatures = _sign(rt, request.type, rendered.pdf)
+        pdf, signatures = sign_server_side(rt, request.type, rendered.pdf)
         version = NewVersion(pdf=pdf, docx=rendered.docx, signatures=signatures,
-                             templates={t["lang"]: TemplateRef(version=str(t["version"]), sha256=t["sha256"])
-                                        for t in rendered.templates})
+                             templates=template_refs(rendered))
         try:
             record, first = store.create_record_with_version(
                 client_id=caller.client_id, doc_type=request.type, language=content["language"],
@@ -228,9 +227,10 @@ def _by_external_id(rt: Runtime, caller: Caller, external_id: str) -> Record | N
         return None
 
 
-def _sign(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tuple[SignatureInfo, ...]]:
-    """Sign with each role's key in order; the first signature certifies the document (DocMDP:
-    later signatures allowed, nothing else)."""
+def sign_server_side(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tuple[SignatureInfo, ...]]:
+    """Sign with each role's key in order (the server-side keys of the runtime); the first
+    signature certifies the document (DocMDP: later signatures allowed, nothing else). Used by
+    `issue` and by batch regeneration."""
     settings = rt.settings
     level = Level.from_config(settings.sign_level)
     done = []
@@ -244,6 +244,11 @@ def _sign(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tuple[Signatur
                        reason=_REASONS[role], name=name or None)
         done.append(SignatureInfo(signer=name or role, time=at))
     return pdf, tuple(done)
+
+
+def template_refs(rendered) -> dict[str, TemplateRef]:
+    """The templates a `docgen.render.Rendered` was filled from, as the store keeps them."""
+    return {t["lang"]: TemplateRef(version=str(t["version"]), sha256=t["sha256"]) for t in rendered.templates}
 
 
 def _release(rt: Runtime, caller: Caller, key: str) -> None:
