@@ -36,7 +36,7 @@ __all__ = [
     "Bilingual", "Person", "Organization", "LandPlot", "Decision", "Signer",
     "LandRightActData", "CadastralInformationData", "AddressCertificateData",
     "CadastralValueActData", "MotivatedRefusalData", "DocumentRequest", "REQUEST_ADAPTER",
-    "DATA_MODELS",
+    "DATA_MODELS", "ExpectedSigner", "MAX_SIGNERS",
 ]
 
 
@@ -583,9 +583,61 @@ DATA_MODELS: dict[DocumentType, type[_Model]] = {
 }
 
 
+# --- officials who sign the document themselves (two-step signing) ------------------------------
+
+#: At most this many officials sign one document in turn (each signature is one more revision).
+MAX_SIGNERS = 5
+
+#: The identities of the NCA's published test certificates (the dummy person ТЕСТОВ ТЕСТ and his
+#: organisation). They fail the check digit on purpose, yet certificates carry them, so a signer
+#: may be expected by them as they are; such certificates chain only to the NCA's test CAs, which
+#: no production trust configuration holds, so no real signature ever matches them.
+NCA_TEST_IINS = frozenset({"123456789011", "123456789012"})
+NCA_TEST_BINS = frozenset({"123456789021"})
+
+
+def _signer_iin(v: str, info: ValidationInfo) -> str:
+    return v if v in NCA_TEST_IINS else _iin(v, info)
+
+
+def _signer_bin(v: str) -> str:
+    return v if v in NCA_TEST_BINS else _bin(v)
+
+
+class ExpectedSigner(_Model):
+    """An official who must sign the document with their own EDS: the IIN and/or the BIN that
+    the signing certificate must carry (a BIN also asks for an organisation's head or a person
+    with the right to sign, by the certificate's NCA role), and the role shown on the page."""
+
+    role: ShortText
+    iin: Annotated[str, AfterValidator(_signer_iin)] | None = None
+    bin: Annotated[str, AfterValidator(_signer_bin)] | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> "ExpectedSigner":
+        if self.iin is None and self.bin is None:
+            raise _at("iin", "give the IIN and/or the BIN that the signer's certificate must carry")
+        return self
+
+
+def _distinct_signers(signers: list[ExpectedSigner] | None) -> list[ExpectedSigner] | None:
+    seen: set[tuple[str | None, str | None]] = set()
+    for i, signer in enumerate(signers or ()):
+        key = (signer.iin, signer.bin)
+        if key in seen:
+            raise _at(str(i), "the same signer (IIN and BIN) is listed twice")
+        seen.add(key)
+    return signers
+
+
 class _Envelope(_Model):
     language: Language
     external_id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.:\-/]+$")] | None = None
+    signers: Annotated[list[ExpectedSigner], Field(min_length=1, max_length=MAX_SIGNERS),
+                       AfterValidator(_distinct_signers)] | None = Field(
+        default=None,
+        description="officials who sign with their own EDS, in signing order; without it the "
+                    "server signs with its configured keys")
 
 
 def _request_class(t: DocumentType, data_model: type[_Model]) -> type[_Envelope]:

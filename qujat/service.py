@@ -38,7 +38,7 @@ from signing.sign import sign_pdf
 from store import (ApiKey, AuditEvent, Conflict, NewVersion, NotFound, Record, SignatureInfo,
                    TemplateRef, Version, request_fingerprint)
 
-__all__ = ["Caller", "Issued", "ExternalIdTaken", "issue", "annul", "get", "versions", "audit", "decode",
+__all__ = ["Caller", "Issued", "ExternalIdTaken", "AwaitingSignature", "issue", "annul", "get", "versions", "audit", "decode",
            "current_file", "signing_roles", "sign_server_side", "template_refs"]
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 _ROLES: Mapping[str, tuple[str, ...]] = {DocumentType.CADASTRAL_VALUE_ACT.value: (ENTERPRISE_HEAD, AUTHORITY_HEAD)}
 _REASONS = {ENTERPRISE_HEAD: "Құжат берілді / Документ выдан",
             AUTHORITY_HEAD: "Бекітілді / Утверждено"}
+
+
+class AwaitingSignature(Conflict):
+    """The record awaits its officials' signatures: no version (no file) exists yet."""
 
 
 class ExternalIdTaken(Conflict):
@@ -122,14 +126,9 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
                 return Issued(earlier, created=False)
         token = qr.new_token()
         rendered = rt.renderer.render(request, token=token)
-        pdf, signatures = sign_server_side(rt, request.type, rendered.pdf)
-        version = NewVersion(pdf=pdf, docx=rendered.docx, signatures=signatures,
-                             templates=template_refs(rendered))
         try:
-            record, first = store.create_record_with_version(
-                client_id=caller.client_id, doc_type=request.type, language=content["language"],
-                data=content["data"], token=token, content=version, actor=caller.actor,
-                external_id=request.external_id, idempotency_key=idempotency_key if claimed else None)
+            record, first = _create(rt, request, content, rendered, token=token, caller=caller,
+                                    idempotency_key=idempotency_key if claimed else None)
         except Conflict as e:                    # the same external_id won a race meanwhile
             earlier = store.get(e.record_id) if e.record_id is not None else None
             if earlier is None or request.external_id is None or earlier.external_id != request.external_id:
@@ -140,11 +139,31 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
                 claimed = False
             return Issued(earlier, created=False)
         claimed = False                          # marked done in create_record's transaction
-        log.info("issued %s %s record %s (%s)", request.type, content["language"], record.id, caller.actor)
-        return Issued(record, created=True, versions=(first,))
+        log.info("issued %s %s record %s, %s (%s)", request.type, content["language"], record.id,
+                 record.status.value, caller.actor)
+        return Issued(record, created=True, versions=(first,) if first is not None else ())
     finally:
         if claimed:
             _release(rt, caller, idempotency_key)
+
+
+def _create(rt: Runtime, request, content: Mapping[str, Any], rendered, *, token: str, caller: Caller,
+            idempotency_key: str | None) -> tuple[Record, Version | None]:
+    """Store the rendered document: signed with the server's keys as version 1, or — when the
+    request names ``signers`` — prepared for the first official's own signature, awaiting it
+    (`qujat.signflow`; no version until the last signature is in)."""
+    if getattr(request, "signers", None):
+        from qujat import signflow
+
+        return signflow.create_awaiting(rt, request, content, rendered, token=token, caller=caller,
+                                        idempotency_key=idempotency_key), None
+    pdf, signatures = sign_server_side(rt, request.type, rendered.pdf)
+    version = NewVersion(pdf=pdf, docx=rendered.docx, signatures=signatures,
+                         templates=template_refs(rendered))
+    return _store(rt).create_record_with_version(
+        client_id=caller.client_id, doc_type=request.type, language=content["language"],
+        data=content["data"], token=token, content=version, actor=caller.actor,
+        external_id=request.external_id, idempotency_key=idempotency_key)
 
 
 def annul(rt: Runtime, record_id: uuid.UUID | str, reason: str, caller: Caller) -> Record:
@@ -171,7 +190,11 @@ def current_file(rt: Runtime, record_id: uuid.UUID | str, kind: str) -> tuple[Re
     """The record and the bytes of its current version's ``kind`` file ("pdf" or "docx")."""
     store = _store(rt)
     record = store.get(_record_id(record_id))
-    (version,) = [v for v in store.versions(record.id) if v.number == record.current_version]
+    found = [v for v in store.versions(record.id) if v.number == record.current_version]
+    if not found:
+        raise AwaitingSignature(f"document {record.id} is awaiting its officials' signatures: it has "
+                                "no signed file yet", record_id=record.id)
+    (version,) = found
     return record, store.blobs.get(version.pdf_sha256 if kind == "pdf" else version.docx_sha256)
 
 

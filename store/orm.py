@@ -201,3 +201,51 @@ class BatchItemRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int]
     updated_at: Mapped[dt.datetime]
+
+
+# -- officials' two-step signing (migration 0003) ------------------------------------------------
+
+__all__ += ["SigningStateRow", "SigningTicketRow"]
+
+
+class SigningStateRow(Base):
+    """The signing state of a record whose officials sign it themselves (one row per such record,
+    kept after the last signature as its history).
+
+    ``signers``: who must sign, in order ([{"role", "iin", "bin"}, …]); ``next_index``: the step
+    the prepared PDF waits for (``len(signers)`` once done); ``done``: the accepted signatures
+    ([{"index", "common_name", "iin", "bin", "time", "cms_sha256", "digest"}, …]).
+    The prepared PDF (the signed-so-far PDF plus an empty signature field) is the blob
+    ``pdf_sha256``; ``digest`` (hex), ``field_name`` and the placeholder's offsets complete
+    `signing.deferred.Prepared`. The DOCX and the templates are those version 1 will name."""
+
+    __tablename__ = "signing_states"
+    __table_args__ = (CheckConstraint("next_index >= 0", name="next_index"),)
+
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    signers: Mapped[list[Any]]
+    next_index: Mapped[int]
+    done: Mapped[list[Any]]
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    docx_sha256: Mapped[str] = mapped_column(String(64))
+    templates: Mapped[dict[str, Any]]
+    field_name: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(64))
+    contents_start: Mapped[int] = mapped_column(BigInteger())
+    contents_end: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[dt.datetime]
+
+
+class SigningTicketRow(Base):
+    """A signing-page ticket: its SHA-256 only, never the ticket. Good for one record's one step
+    (``signer_index``) until ``expires_at``, once (``used_at``)."""
+
+    __tablename__ = "signing_tickets"
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("records.id"), index=True)
+    signer_index: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

@@ -18,7 +18,7 @@ from store import Store, db
 from store.orm import Base
 
 TABLES = {"records", "versions", "audit_events", "api_keys", "idempotency_keys", "batches",
-          "batch_items"}
+          "batch_items", "signing_states", "signing_tickets"}
 
 
 def _head() -> str:
