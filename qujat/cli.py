@@ -14,11 +14,12 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qujat", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    from qujat import demo, documents_cli, service_cli
+    from qujat import batch_cli, demo, documents_cli, service_cli
     from signing import cli as signing_cli
 
     documents_cli.register(sub)
     service_cli.register(sub)
+    batch_cli.register(sub)
     signing_cli.register(sub)
     demo.register(sub)
     return parser
