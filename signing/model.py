@@ -208,7 +208,9 @@ class TimestampReport:
     validation moment of its signature (the earliest valid one) or, for a document
     timestamp, the proof that makes the earlier signatures B-LTA. ``reason`` says why
     it did not pass ("" when it passed); it is the verifier's wording, never the text
-    of an exception.
+    of an exception. ``validated_at``: the moment its TSA chain was validated at — the
+    verification moment, or the proof of existence a later document timestamp gives
+    (``timestamps``); not in the JSON, whose keys are fixed.
     """
 
     kind: TimestampKind
@@ -219,6 +221,7 @@ class TimestampReport:
     sub_indication: SubIndication | None = None
     reason: str = ""
     used: bool = False
+    validated_at: datetime | None = None
 
     @property
     def passed(self) -> bool:

@@ -29,6 +29,24 @@ Document timestamps (/DocTimeStamp) get the same checks, with the imprint taken 
 their own byte range, and must cover their whole revision. Only one that passes may
 raise the earlier signatures to B-LTA.
 
+Proof of existence (ETSI EN 319 102-1 past validation, as far as this verifier goes).
+The document timestamps form a chain, validated newest first (``document_timestamps``):
+
+* the newest one is validated at the verification moment: its TSA certificate must be
+  valid then, and not revoked by then per the revocation data at hand;
+* once it passes, its genTime is proof of existence (PoE) of everything its revision
+  covers: the earlier revisions, their signatures and signature timestamps, the earlier
+  document timestamps and the DSS with its certificates, CRLs and OCSP responses;
+* so each earlier document timestamp is validated at the PoE time the nearest later
+  valid one gives, and each signature's timestamps at the PoE of the earliest valid
+  document timestamp after that signature (``DocumentTimestamps.poe``): a TSA
+  certificate that expired or was revoked *after* that moment no longer matters, one
+  that was revoked *before* it still fails the token.
+
+A document timestamp that fails gives no PoE and is skipped in the chain (it can deny a
+level, never create one); the one before it is validated at the PoE of the nearest
+later one that passed, or at the verification moment.
+
 Nothing here raises on content of the file: every failure becomes a report.
 """
 
@@ -38,7 +56,7 @@ import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterator
+from typing import Callable, Iterator
 
 from asn1crypto import cms, core, tsp, x509
 from pyhanko.sign.ades.report import AdESFailure
@@ -52,7 +70,17 @@ from ._aio import run_sync
 from .keypurpose import tsa_problem
 from .model import Indication, SubIndication, TimestampKind, TimestampReport
 
-__all__ = ["SignatureTimestamps", "signature_timestamps", "document_timestamps", "tokens_hidden"]
+__all__ = [
+    "ContextAt",
+    "DocumentTimestamps",
+    "SignatureTimestamps",
+    "signature_timestamps",
+    "document_timestamps",
+    "tokens_hidden",
+]
+
+ContextAt = Callable[[datetime], ValidationContext]
+"""A validation context for TSA chains at a given moment (``verify`` caches them)."""
 
 
 class _Bad(Exception):
@@ -193,11 +221,13 @@ def _judge_status(status: TimestampSignatureStatus, time: datetime) -> str:
         raise _Bad(Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE, problem, tsa, time)
     if status.trust_problem_indic is not None:
         ind, sub = _from_pyhanko(status.trust_problem_indic)
-        reason = (
-            "the TSA certificate does not chain to a trust anchor"
-            if sub in (SubIndication.NO_CERTIFICATE_CHAIN_FOUND, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
-            else f"TSA certificate validation: {sub.value}"
-        )
+        if sub is SubIndication.NO_CERTIFICATE_CHAIN_FOUND:
+            reason = "the TSA certificate does not chain to a trust anchor"
+        elif sub is SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE:
+            reason = ("the TSA certificate chain does not validate at the moment it is checked at "
+                      "(trust anchor, validity period or revocation data)")
+        else:
+            reason = f"TSA certificate validation: {sub.value}"
         raise _Bad(ind, sub, reason, tsa, time)
     if not status.trusted:
         raise _Bad(Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
@@ -248,9 +278,11 @@ def _token_values(signer_info: cms.SignerInfo) -> list[object]:
     return values
 
 
-def signature_timestamps(sig: EmbeddedPdfSignature, context: ValidationContext) -> SignatureTimestamps:
+def signature_timestamps(sig: EmbeddedPdfSignature, context_at: ContextAt, moment: datetime) -> SignatureTimestamps:
     """Validate each signature timestamp token of ``sig``; mark the earliest valid one
-    ``used``. ``context`` validates the TSA certificates. Never raises."""
+    ``used``. The TSA certificates are validated at ``moment`` (the verification moment,
+    or the PoE a later document timestamp gives), which each report records as
+    ``validated_at``; the context is only made when there is a token. Never raises."""
     try:
         name = sig.field_name
         signer_info = sig.signer_info
@@ -259,6 +291,7 @@ def signature_timestamps(sig: EmbeddedPdfSignature, context: ValidationContext) 
     values = _token_values(signer_info)
     if not values:
         return SignatureTimestamps()
+    context = context_at(moment)
 
     async def check_all() -> list[TimestampReport]:
         out = []
@@ -273,10 +306,11 @@ def signature_timestamps(sig: EmbeddedPdfSignature, context: ValidationContext) 
                 except _Bad as exc:
                     bad = exc
                 else:
-                    out.append(TimestampReport(TimestampKind.SIGNATURE, name, time, tsa, Indication.TOTAL_PASSED))
+                    out.append(TimestampReport(TimestampKind.SIGNATURE, name, time, tsa, Indication.TOTAL_PASSED,
+                                               validated_at=moment))
                     continue
             out.append(TimestampReport(TimestampKind.SIGNATURE, name, bad.time, bad.tsa, bad.indication,
-                                       bad.sub, bad.reason))
+                                       bad.sub, bad.reason, validated_at=moment))
         return out
 
     reports = run_sync(check_all())
@@ -309,38 +343,75 @@ async def _check_document_stamp(ts: EmbeddedPdfSignature, context: ValidationCon
     return tsa, gen_time
 
 
+@dataclass(frozen=True)
+class DocumentTimestamps:
+    """The document timestamps of a file, validated as a chain: ``results`` holds
+    (report, revision it signs) in the order found in the file."""
+
+    results: tuple[tuple[TimestampReport, int], ...] = ()
+
+    @property
+    def reports(self) -> tuple[TimestampReport, ...]:
+        return tuple(report for report, _ in self.results)
+
+    @property
+    def passed_revisions(self) -> list[int]:
+        return [revision for report, revision in self.results if report.passed]
+
+    def poe(self, revision: int) -> datetime | None:
+        """Proof of existence of what revision ``revision`` holds: the earliest genTime
+        of a document timestamp that passed and signs a later revision; None if none."""
+        return min((r.time for r, rev in self.results if r.passed and rev > revision), default=None)
+
+
 def document_timestamps(
-    stamps: list[EmbeddedPdfSignature], context: ValidationContext, signature_revisions: list[int] = ()
-) -> tuple[tuple[TimestampReport, int], ...]:
-    """Validate each document timestamp: (report, revision it signs). A valid one is
-    ``used`` when it follows at least one of ``signature_revisions``. Never raises."""
+    stamps: list[EmbeddedPdfSignature],
+    context_at: ContextAt,
+    at: datetime,
+    signature_revisions: list[int] = (),
+) -> DocumentTimestamps:
+    """Validate the document timestamps as a PoE chain, newest first: the newest at
+    ``at``, each earlier one at the PoE of the nearest later one that passed (its
+    genTime, capped at ``at``). A valid one is ``used`` when it follows at least one of
+    ``signature_revisions``. Never raises."""
+    if not stamps:
+        return DocumentTimestamps()
+
+    def revision_of(ts: EmbeddedPdfSignature) -> int:
+        try:
+            return ts.signed_revision
+        except Exception:  # noqa: BLE001
+            return -1
 
     async def check_all() -> list[tuple[TimestampReport, int]]:
-        out = []
-        for ts in stamps:
+        out: list[tuple[TimestampReport, int] | None] = [None] * len(stamps)
+        control = at  # the moment the next (earlier) timestamp is validated at
+        for index in sorted(range(len(stamps)), key=lambda i: revision_of(stamps[i]), reverse=True):
+            ts = stamps[index]
+            revision = revision_of(ts)
             try:
-                name, revision = ts.field_name, ts.signed_revision
+                name = ts.field_name
             except Exception:  # noqa: BLE001
-                name, revision = "", -1
+                name = ""
             try:
-                tsa, time = await _check_document_stamp(ts, context)
+                tsa, time = await _check_document_stamp(ts, context_at(control))
             except _Bad as bad:
-                out.append((TimestampReport(TimestampKind.DOCUMENT, name, bad.time, bad.tsa, bad.indication,
-                                            bad.sub, bad.reason), revision))
+                out[index] = (TimestampReport(TimestampKind.DOCUMENT, name, bad.time, bad.tsa, bad.indication,
+                                              bad.sub, bad.reason, validated_at=control), revision)
                 continue
             except Exception:  # noqa: BLE001 - last guard
-                out.append((TimestampReport(TimestampKind.DOCUMENT, name, None, "", Indication.TOTAL_FAILED,
-                                            SubIndication.FORMAT_FAILURE,
-                                            "the document timestamp cannot be processed"), revision))
+                out[index] = (TimestampReport(TimestampKind.DOCUMENT, name, None, "", Indication.TOTAL_FAILED,
+                                              SubIndication.FORMAT_FAILURE,
+                                              "the document timestamp cannot be processed",
+                                              validated_at=control), revision)
                 continue
             used = any(r < revision for r in signature_revisions)
-            out.append((TimestampReport(TimestampKind.DOCUMENT, name, time, tsa, Indication.TOTAL_PASSED,
-                                        used=used), revision))
+            out[index] = (TimestampReport(TimestampKind.DOCUMENT, name, time, tsa, Indication.TOTAL_PASSED,
+                                          used=used, validated_at=control), revision)
+            control = min(control, time)
         return out
 
-    if not stamps:
-        return ()
-    return tuple(run_sync(check_all()))
+    return DocumentTimestamps(tuple(run_sync(check_all())))
 
 
 @contextmanager

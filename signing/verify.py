@@ -48,7 +48,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from asn1crypto import x509
@@ -65,6 +65,7 @@ from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 
 from . import pdfcheck
 from ._aio import run_sync
@@ -83,7 +84,13 @@ from .model import (
 )
 from .netfetch import OFFLINE, Fetcher, FetchPolicy, revocation_sources
 from .ncacert import KZ_SIGNATURE_ALGORITHM_PREFIXES, is_gost_certificate, signer_fields
-from .timestamps import SignatureTimestamps, document_timestamps, signature_timestamps, tokens_hidden
+from .timestamps import (
+    DocumentTimestamps,
+    SignatureTimestamps,
+    document_timestamps,
+    signature_timestamps,
+    tokens_hidden,
+)
 
 __all__ = ["verify_pdf", "parse_moment", "FetchPolicy"]
 
@@ -378,12 +385,28 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
     return tuple(gaps)
 
 
+# Soft-fail for TSA chains: any revocation data at hand is used however old it is (it
+# still lists every revocation up to its thisUpdate), and none is no failure. pyHanko's
+# soft-fail would make a CRL past its nextUpdate an error, so that a B-LTA file checked
+# years later failed where the same file without its DSS passed.
+_TSA_SOFT_FAIL = CertRevTrustPolicy(
+    RevocationCheckingPolicy.from_legacy("soft-fail"),
+    freshness=timedelta(days=200 * 365),
+    freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
+)
+
+
 def _context(
     anchors: list[x509.Certificate],
     revinfo: _Revinfo,
     moment: datetime,
     require_revocation: bool,
+    *,
+    tsa: bool = False,
 ) -> ValidationContext:
+    """``tsa``: for TSA chains; with ``require_revocation`` unset, revocation data of
+    any age counts (``_TSA_SOFT_FAIL``). Required revocation data must be fresh at
+    ``moment`` (or issued after it) in both cases."""
     return ValidationContext(
         trust_roots=anchors,
         other_certs=list(revinfo.dss_certs),
@@ -393,6 +416,7 @@ def _context(
         allow_fetching=False,
         retroactive_revinfo=True,
         revocation_mode="require" if require_revocation else "soft-fail",
+        revinfo_policy=_TSA_SOFT_FAIL if tsa and not require_revocation else None,
     )
 
 
@@ -632,6 +656,20 @@ def _safe_verify_one(sig: EmbeddedPdfSignature, trailing_ok: bool, **kwargs) -> 
         )
 
 
+def _signature_stamps(
+    sig: EmbeddedPdfSignature, doc_chain: DocumentTimestamps, context_at, at: datetime
+) -> SignatureTimestamps:
+    """The signature timestamps of ``sig``, their TSA chains validated at the proof of
+    existence the document timestamps give them (the earliest valid one after the
+    signature's revision), else at ``at``. Unreadable revision: at ``at``."""
+    try:
+        poe = doc_chain.poe(sig.signed_revision)
+    except Exception:  # noqa: BLE001 - a signature whose revision cannot be told
+        poe = None
+    moment = at if poe is None else min(poe, at)
+    return signature_timestamps(sig, context_at, moment)
+
+
 @pdfcheck.guarded
 def verify_pdf(
     pdf: bytes,
@@ -683,10 +721,16 @@ def verify_pdf(
     review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
     for sig in sigs:
         pdfcheck.review_with(sig, review)
-    ts_context = _context(anchors, revinfo, at, require_revocation)
-    sig_stamps = [signature_timestamps(sig, ts_context) for sig in sigs]
-    doc_results = document_timestamps(doc_stamps, ts_context, [sig.signed_revision for sig in sigs])
-    doc_ts_revisions = [revision for stamp, revision in doc_results if stamp.passed]
+    contexts: dict[datetime, ValidationContext] = {}
+
+    def tsa_context_at(moment: datetime) -> ValidationContext:
+        if moment not in contexts:
+            contexts[moment] = _context(anchors, revinfo, moment, require_revocation, tsa=True)
+        return contexts[moment]
+
+    doc_chain = document_timestamps(doc_stamps, tsa_context_at, at, [sig.signed_revision for sig in sigs])
+    sig_stamps = [_signature_stamps(sig, doc_chain, tsa_context_at, at) for sig in sigs]
+    doc_ts_revisions = doc_chain.passed_revisions
     reports = tuple(
         _safe_verify_one(
             sig,
@@ -702,5 +746,5 @@ def verify_pdf(
         for sig, stamps in zip(sigs, sig_stamps)
     )
     reports = pdfcheck.amend_all(reports, sigs, pdfcheck.Inspection(structure, reader, budget))
-    listed = (*(t for stamps in sig_stamps for t in stamps.reports), *(stamp for stamp, _ in doc_results))
+    listed = (*(t for stamps in sig_stamps for t in stamps.reports), *doc_chain.reports)
     return VerificationReport(signatures=reports, fetches=revinfo.notes, timestamps=listed)

@@ -16,11 +16,13 @@ T0 is taken when this module's fixtures start. Nothing waits for the expiry:
 required is the archive's situation decades on (no CA answers any more, the file must
 carry its own proof); the dev TSA's certificate is still valid at LATER.
 
-Why one day and not years: the verifier validates the TSA chains at the verification
-moment with the DSS's CRLs, which the dev PKI issues for 1 (issuing CA) and 30 days
-(root). It does not yet use the document timestamp as proof of existence of that
-data (ETSI EN 319 102-1 past-signature validation), so years later the same file is
-INDETERMINATE; ``test_years_later_needs_poe_validation`` pins that gap.
+Why one day: with revocation *required*, the newest document timestamp is validated
+at the verification moment and needs revocation data fresh then; the DSS's CRLs are
+issued for 1 (issuing CA) and 30 days (root). Everything older is validated at the
+proof of existence that document timestamp gives (ETSI EN 319 102-1 past validation),
+so years later, with the default soft-fail revocation policy (or fresh CRLs given),
+the same file still passes: ``test_years_later_passes_with_proof_of_existence`` and
+tests/signing/test_verify_lta.py.
 """
 
 from __future__ import annotations
@@ -153,15 +155,20 @@ def test_same_version_without_the_extension_does_not_pass(b_t, short_lived, orig
 
 
 
-@pytest.mark.xfail(strict=True, reason="verify.py validates the TSA chains at the verification moment with "
-                   "the DSS's (by then stale) CRLs; it does not yet take the document timestamp as proof of "
-                   "existence of the signature, its timestamp and the embedded revocation data")
-def test_years_later_needs_poe_validation(b_lta, dev_pki, timeline):
+def test_years_later_passes_with_proof_of_existence(b_lta, dev_pki, timeline):
     """Five years on (the dev TSA's certificate is still valid, the CRLs in the DSS are long
-    past their next update): an archive verifier must still pass this file."""
-    report = verify_pdf(b_lta, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(days=5 * 365))
+    past their next update): the document timestamp, valid now, proves that the signature,
+    its timestamp and the DSS existed at its time, and they are validated at that time."""
+    five_years = timeline.t0 + timedelta(days=5 * 365)
+    report = verify_pdf(b_lta, trust=[dev_pki.root_cert], at=five_years)
 
-    assert report.indication is Indication.TOTAL_PASSED
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED, (sig.notes, report.timestamps)
+    assert sig.level is Level.B_LTA
+    sig_ts, doc_ts = report.timestamps
+    assert doc_ts.validated_at == five_years  # the newest document timestamp: at the verification moment
+    assert sig_ts.validated_at == doc_ts.time  # the signature timestamp: at its proof of existence
+    assert sig.timestamp_time == sig_ts.time < timeline.expires
 
 
 def _metadata(pdf: bytes) -> tuple[bytes, dict]:
