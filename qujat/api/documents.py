@@ -2,17 +2,19 @@
 the slow ones (rendering, signing, the database) run in the thread pool, never on the event loop."""
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from qujat import service
+from qujat import service, signflow
 from qujat.api.auth import ANNUL, ISSUE, READ, require, runtime
 from qujat.api.errors import ApiError
 from qujat.api.openapi import issue_request_body
-from qujat.api.schemas import (AnnulIn, AuditEventOut, DocumentOut, ErrorOut, VersionOut, document_out,
-                               event_out, version_out)
+from qujat.api.schemas import (AnnulIn, AuditEventOut, DocumentOut, ErrorOut, SignatureIn, SigningStepOut,
+                               TicketOut, VersionOut, document_out, event_out, version_out)
 from store import ApiKey
 
 __all__ = ["router", "MAX_REQUEST_BYTES"]
@@ -88,7 +90,11 @@ def get_document(document_id: str, request: Request,
 
 
 def _file(request: Request, document_id: str, kind: str, media_type: str) -> Response:
-    record, data = service.current_file(runtime(request), document_id, kind)
+    try:
+        record, data = service.current_file(runtime(request), document_id, kind)
+    except service.AwaitingSignature as e:
+        raise ApiError(409, "awaiting_signature", "the document is awaiting its officials' signatures: "
+                       "its file exists once the last one has signed") from e
     name = f"{record.type}_{record.language.replace('+', '-')}_v{record.current_version}.{kind}"
     return Response(data, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
@@ -127,3 +133,74 @@ def annul_document(document_id: str, body: AnnulIn, request: Request,
                    key: ApiKey = Depends(require(ANNUL))) -> DocumentOut:
     record = service.annul(runtime(request), document_id, body.reason, service.Caller.from_api_key(key))
     return _document(request, record)
+
+
+# -- officials' own signatures (two-step) --------------------------------------------------------
+
+_SIGNING_ERRORS = {400: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                   422: {"model": ErrorOut}}
+
+
+@router.get("/{document_id}/signing", response_model=SigningStepOut, responses={409: {"model": ErrorOut}},
+            summary="Who signs next, and the digest to sign",
+            description="For a document issued with `signers`: the next official (role, and the IIN "
+                        "and/or BIN the certificate must carry) and the base64 SHA-256 digest of the "
+                        "prepared PDF's byte ranges, which the official's CMS must sign (NCALayer "
+                        "basics module, or `qujat sign-digest`). 409 when the document does not "
+                        "await a signature.")
+def get_signing(document_id: str, request: Request,
+                key: ApiKey = Depends(require(ISSUE, READ))) -> SigningStepOut:
+    return SigningStepOut(**signflow.next_step(runtime(request), document_id).to_json())
+
+
+def _cms(text: str) -> bytes:
+    compact = "".join(text.split())                     # line breaks as some encoders write them
+    try:
+        der = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_cms", "the CMS is not valid base64",
+                       problems=[("cms", "give the DER CMS in standard base64")]) from None
+    if not der:
+        raise ApiError(400, "bad_cms", "the CMS is empty", problems=[("cms", "empty")])
+    return der
+
+
+def _submit(rt, document_id: str, der: bytes, caller: service.Caller) -> DocumentOut:
+    try:
+        record = signflow.submit(rt, document_id, der, caller=caller)
+    except signflow.SignatureRefused as e:
+        raise ApiError(e.status, e.code, e.message, problems=[(e.path, e.message)]) from None
+    return document_out(record, service.versions(rt, record.id), rt.settings.public_base_url)
+
+
+@router.post("/{document_id}/signatures", response_model=DocumentOut, responses=_SIGNING_ERRORS,
+             summary="Submit the next official's signature (a detached CMS over the served digest)",
+             description="Checks the CMS — it signs the served digest, its signature verifies, its "
+                         "certificate allows signing (key usage), chains to a trusted CA now and is "
+                         "not known to be revoked, carries the expected IIN and/or BIN (and, for a "
+                         "BIN, an NCA role of the organisation's head or of a person with the right "
+                         "to sign) — then embeds it. 200 with the record: still "
+                         "`awaiting_signature` with the next signer's step prepared, or `valid` "
+                         "with version 1 after the last signer. A refused CMS changes nothing: 400 "
+                         "bad base64 or CMS, 422 another digest / invalid signature / key usage / "
+                         "untrusted or revoked certificate / wrong signer, 409 signed already / out "
+                         "of order / not awaiting a signature, 413 too large.")
+async def post_signature(document_id: str, body: SignatureIn, request: Request,
+                         key: ApiKey = Depends(require(ISSUE))) -> DocumentOut:
+    der = _cms(body.cms)
+    return await run_in_threadpool(_submit, runtime(request), document_id, der,
+                                   service.Caller.from_api_key(key))
+
+
+@router.post("/{document_id}/signing/tickets", status_code=201, response_model=TicketOut,
+             responses={409: {"model": ErrorOut}},
+             summary="A single-use ticket for the official's signing page",
+             description="The upstream system hands the URL to the official who signs next: "
+                         "`<PUBLIC_BASE_URL>/sign/<id>?ticket=…`, good for this signing step only, "
+                         "once, for 15 minutes. Only the ticket's hash is stored.")
+def post_ticket(document_id: str, request: Request, key: ApiKey = Depends(require(ISSUE))) -> TicketOut:
+    rt = runtime(request)
+    record = service.get(rt, document_id)
+    ticket = signflow.issue_ticket(rt, record.id, caller=service.Caller.from_api_key(key))
+    url = f"{rt.settings.public_base_url}/sign/{record.id}?ticket={ticket.ticket}"
+    return TicketOut(ticket=ticket.ticket, url=url, expires_at=ticket.expires_at)
