@@ -47,6 +47,14 @@ A document timestamp that fails gives no PoE and is skipped in the chain (it can
 level, never create one); the one before it is validated at the PoE of the nearest
 later one that passed, or at the verification moment.
 
+Why not pyHanko's ``ades_lta_validation`` (``pyhanko.sign.validation.ades``): its design
+is the one followed here (the document timestamps as the evidence record, the newest
+validated at the current time, each earlier one at the next one's time), but it keeps
+the first signature timestamp that passes (the token-order problem above), does not
+apply our key-purpose check to a TSA that is itself an anchor, goes on "without past
+proof of existence" when the chain fails (a log line, not a result), and its result
+does not give the per-token report the verifier lists.
+
 Nothing here raises on content of the file: every failure becomes a report.
 """
 

@@ -12,6 +12,12 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   moment is accepted (``retroactive_revinfo``): a later CRL still lists earlier
   revocations. Every signature and document timestamp is listed in the report with
   its own result; only a valid document timestamp makes the level B-LTA.
+* Proof of existence. The document timestamps are validated as a chain, newest first
+  (the newest at ``at``, each earlier one at the time of the nearest later valid one),
+  and a signature's timestamps at the time of the earliest valid document timestamp
+  after the signature (``timestamps.document_timestamps``): a B-LTA file still passes
+  after its signer's and its TSA's certificates expired or the TSA was revoked, as
+  long as the newest document timestamp validates at ``at``.
 * Key purpose. The signer certificate must be a document-signing certificate
   (``keypurpose``: not a CA, nonRepudiation, an EKU that allows document signing),
   also when it is itself a trust anchor, where pyHanko checks nothing.
