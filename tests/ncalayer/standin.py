@@ -95,7 +95,7 @@ class StandIn:
         self.signer = signer
         self.signing_time = signing_time
         self.mode = mode
-        self._wrong = wrong_signer
+        self.wrong_signer = wrong_signer
         self.host, self.port, self.version = host, port, version
         self.requests: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -111,6 +111,9 @@ class StandIn:
         return f"ws://{self.host}:{self.port}"
 
     def start(self) -> "StandIn":
+        """Listen (again, on the same port after `stop`)."""
+        self._ready.clear()
+        self._failure = None
         self._thread = threading.Thread(target=self._run, name="ncalayer-stand-in", daemon=True)
         self._thread.start()
         if not self._ready.wait(30):
@@ -205,8 +208,8 @@ class StandIn:
             return _error("SIGNING_FAILURE", "Signing has failed.")
         signer = self.signer
         if self.mode == "wrong_key":
-            if self._wrong is None:
-                self._wrong = throwaway_signer()
-            signer = self._wrong
+            if self.wrong_signer is None:
+                self.wrong_signer = throwaway_signer()
+            signer = self.wrong_signer
         signatures = [pem_cms(make_detached_cms(d, signer, signing_time=self.signing_time)) for d in digests]
         return {"status": True, "body": {"result": signatures}}
