@@ -56,7 +56,7 @@ from store.signing import PreparedStep, SigningState, TicketRejected
 
 __all__ = ["SigningStep", "Ticket", "SignatureRefused", "TicketInvalid", "next_step", "submit",
            "issue_ticket", "check_ticket", "submit_with_ticket", "pending_pdf", "signing_state",
-           "create_awaiting", "progress", "mask_iin", "DIGEST_ALGORITHM", "MAX_CMS_BYTES",
+           "create_awaiting", "progress", "Progress", "mask_iin", "DIGEST_ALGORITHM", "MAX_CMS_BYTES",
            "SIGNING_ROLES"]
 
 log = logging.getLogger(__name__)

@@ -34,12 +34,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from docgen.tokens import TOKEN_LENGTH, TokenError, canonical_token, format_token
+from qujat import signflow
 from qujat.web.facts import describe, format_day, format_moment, show
 from qujat.web.i18n import LANGUAGE_NAMES, LANGS, data_lang, negotiate, text
 from qujat.web.mask import mask_free_text
 from qujat.web.ratelimit import RateLimiter, RateLimits, client_key
-from qujat.web.signers import VerificationCache, check_stored, signer_views
-from store import NotFound
+from qujat.web.signers import VerificationCache, _title_case, check_stored, signer_views
+from store import NotFound, Status
 
 __all__ = ["PublicOptions", "make_public_router", "rate_limit"]
 
@@ -237,8 +238,11 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
         if record is None:
             return JSONResponse({"code": "not_found", "message": "no document with this verification code",
                                  "reason": why}, status_code=404)
-        summary = _summary(request, record, _state(request, options))
-        return JSONResponse(_as_json(request, summary), headers={
+        if _unsigned(_runtime(request), record):
+            body = _awaiting_json(request, record)
+        else:
+            body = _as_json(request, _summary(request, record, _state(request, options)))
+        return JSONResponse(body, headers={
             "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
             "Access-Control-Allow-Origin": "*"})
 
@@ -253,6 +257,8 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
             return answer
         if token != record.token:             # typed: lower case, grouped, O for 0 … → one URL
             return RedirectResponse(page.url(f"/v/{record.token}"), status_code=308)
+        if _unsigned(_runtime(request), record):
+            return page.html("awaiting.html", **_awaiting_context(page, _runtime(request), record))
         summary = _summary(request, record, _state(request, options))
         return page.html("page.html", **_page_context(page, summary, limit_mb))
 
@@ -266,6 +272,11 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
         store = _runtime(request).store
         number = record.current_version if version is None else version
         found = [v for v in store.versions(record.id) if v.number == number]
+        if not found and _unsigned(_runtime(request), record):
+            awaiting = record.status is Status.AWAITING_SIGNATURE
+            return page.html("message.html", 409, None, heading=_status(record, page.lang)["text"],
+                             message=text("awaiting.no_file" if awaiting else "status.annulled.note", page.lang),
+                             lookup=False, back=page.url(f"/v/{record.token}"))
         if not found:
             return not_found(page, "unknown")
         data = store.blobs.get(found[0].pdf_sha256)
@@ -393,10 +404,9 @@ def _status(record, lang: str) -> dict[str, Any]:
             "note": text(f"status.{status}.note", lang, n=record.current_version)}
 
 
-def _page_context(page: _Page, s: _Summary, limit_mb: int) -> dict[str, Any]:
-    lang, r, d = page.lang, s.record, s.description
-    token = r.token
-    details = []                            # the title is the page's heading
+def _details(lang: str, r, d) -> list[dict[str, Any]]:
+    """The document's details for a page (the title is the page's heading)."""
+    details = []
     if d.number is not None:
         details.append({"label": text(f"field.{d.number.key}", lang), "lines": show(d.number, lang)})
     if d.issued_on:
@@ -407,6 +417,13 @@ def _page_context(page: _Page, s: _Summary, limit_mb: int) -> dict[str, Any]:
                         "lines": [(d.issuer["name"][dl], dl if dl != lang else None)]})
     details += [{"label": text(f"fact.{f.key}", lang), "lines": show(f, lang)} for f in d.facts]
     details.append({"label": text("field.language", lang), "lines": [(text(f"doc_language.{r.language}", lang), None)]})
+    return details
+
+
+def _page_context(page: _Page, s: _Summary, limit_mb: int) -> dict[str, Any]:
+    lang, r, d = page.lang, s.record, s.description
+    token = r.token
+    details = _details(lang, r, d)
     signers = []
     for v in s.signers:
         rows = []
@@ -474,4 +491,68 @@ def _compare_context(page: _Page, record, matched, digest: str, filename: str, s
         "digest": digest,
         "back": page.url(f"/v/{record.token}"),
         "code": format_token(record.token),
+    }
+
+
+# -- a document awaiting its officials' signatures -----------------------------------------------
+
+def _unsigned(rt, record) -> bool:
+    """True for a record that has no signed version: awaiting its officials' signatures, or
+    annulled before the last one signed."""
+    if record.status is Status.AWAITING_SIGNATURE:
+        return True
+    return record.status is Status.ANNULLED and not rt.store.versions(record.id)
+
+
+def _progress(rt, record):
+    """The record's signing progress, or an empty one (a record without a signing state)."""
+    return signflow.progress(rt, record.id) or signflow.Progress(total=0, next_index=0)
+
+
+def _awaiting_context(page: _Page, rt, record) -> dict[str, Any]:
+    """The page of a record awaiting signatures: its details, who signed (names as certificates
+    give them, times), who is still expected (the role label, IIN masked, BIN) — and no file."""
+    lang, tz = page.lang, ZoneInfo(rt.settings.timezone)
+    description = describe(record.type, record.data, issued_on=rt.settings.today(record.created_at))
+    progress = _progress(rt, record)
+    return {
+        "title": description.title[lang],
+        "status": _status(record, lang),
+        "annulled_on": format_moment(record.annulled_at, lang, tz) if record.annulled_at else None,
+        "annulled_reason": mask_free_text(record.annulled_reason) if record.annulled_reason else None,
+        "details": _details(lang, record, description),
+        "done": len(progress.signed),
+        "total": progress.total,
+        "signed": [{"name": _title_case(s["common_name"] or ""), "role": mask_free_text(s["role"]),
+                    "time": format_moment(s["time"], lang, tz)} for s in progress.signed],
+        "expected": [{"role": mask_free_text(s["role"]), "iin": s["iin"], "bin": s["bin"]}
+                     for s in progress.expected],
+        "code": format_token(record.token),
+    }
+
+
+def _awaiting_json(request: Request, record) -> dict[str, Any]:
+    rt = _runtime(request)
+    base = rt.settings.public_base_url.rstrip("/")
+    description = describe(record.type, record.data, issued_on=rt.settings.today(record.created_at))
+    progress = _progress(rt, record)
+    return {
+        "token": record.token,
+        "code": format_token(record.token),
+        "verification_url": f"{base}/v/{record.token}",
+        "status": record.status.value,
+        "valid": False,
+        "annulled": {"at": record.annulled_at.isoformat(), "reason": mask_free_text(record.annulled_reason or "")}
+        if record.annulled_at else None,
+        "language": record.language,
+        "document": description.as_json(),
+        "current_version": None,
+        "pdf_sha256": None,
+        "pdf_url": None,
+        "versions": [],
+        "signatures": [{"name": _title_case(s["common_name"] or ""), "role": mask_free_text(s["role"]),
+                        "signed_at": s["time"].isoformat()} for s in progress.signed],
+        "awaiting": [{"role": mask_free_text(s["role"]), "iin": s["iin"], "bin": s["bin"]}
+                     for s in progress.expected],
+        "signatures_required": progress.total,
     }
