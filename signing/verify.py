@@ -394,12 +394,37 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
 # Soft-fail for TSA chains: any revocation data at hand is used however old it is (it
 # still lists every revocation up to its thisUpdate), and none is no failure. pyHanko's
 # soft-fail would make a CRL past its nextUpdate an error, so that a B-LTA file checked
-# years later failed where the same file without its DSS passed.
+# years later failed where the same file without its DSS passed. pyHanko reads every
+# CRL (one that lists the certificate wins) but stops at the first OCSP "good" and then
+# skips the CRLs: so OCSP answers that are no longer fresh are kept only when they say
+# "revoked" (``_ocsps_for_tsa``).
 _TSA_SOFT_FAIL = CertRevTrustPolicy(
     RevocationCheckingPolicy.from_legacy("soft-fail"),
     freshness=timedelta(days=200 * 365),
     freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION,
 )
+_OCSP_WITHOUT_NEXT_UPDATE = timedelta(minutes=30)  # pyHanko's fallback validity
+
+
+def _ocsp_speaks_for(response: asn1_ocsp.OCSPResponse, moment: datetime) -> bool:
+    """Whether an OCSP answer may be used at ``moment`` under ``_TSA_SOFT_FAIL``: every
+    single response in it is fresh then (or issued later), or one says "revoked"."""
+    try:
+        singles = list(response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"])
+        if any(single["cert_status"].name == "revoked" for single in singles):
+            return True
+        for single in singles:
+            this_update = single["this_update"].native
+            next_update = single["next_update"].native or this_update + _OCSP_WITHOUT_NEXT_UPDATE
+            if next_update < moment:
+                return False
+    except Exception:  # noqa: BLE001 - unreadable: leave it to pyHanko, which rejects it
+        return True
+    return True
+
+
+def _ocsps_for_tsa(ocsps: Iterable[asn1_ocsp.OCSPResponse], moment: datetime) -> list[asn1_ocsp.OCSPResponse]:
+    return [response for response in ocsps if _ocsp_speaks_for(response, moment)]
 
 
 def _context(
@@ -411,18 +436,19 @@ def _context(
     tsa: bool = False,
 ) -> ValidationContext:
     """``tsa``: for TSA chains; with ``require_revocation`` unset, revocation data of
-    any age counts (``_TSA_SOFT_FAIL``). Required revocation data must be fresh at
-    ``moment`` (or issued after it) in both cases."""
+    any age counts (``_TSA_SOFT_FAIL``), but a stale OCSP "good" does not. Required
+    revocation data must be fresh at ``moment`` (or issued after it) in both cases."""
+    soft_tsa = tsa and not require_revocation
     return ValidationContext(
         trust_roots=anchors,
         other_certs=list(revinfo.dss_certs),
         moment=moment,
         crls=list(revinfo.crls),
-        ocsps=list(revinfo.ocsps),
+        ocsps=_ocsps_for_tsa(revinfo.ocsps, moment) if soft_tsa else list(revinfo.ocsps),
         allow_fetching=False,
         retroactive_revinfo=True,
         revocation_mode="require" if require_revocation else "soft-fail",
-        revinfo_policy=_TSA_SOFT_FAIL if tsa and not require_revocation else None,
+        revinfo_policy=_TSA_SOFT_FAIL if soft_tsa else None,
     )
 
 

@@ -19,6 +19,7 @@ import io
 from datetime import datetime, timedelta
 
 import pytest
+from asn1crypto.ocsp import OCSPResponse
 from attacks_crypto import add_document_timestamp, dummy_timestamper, key_usage, load_holder
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -148,11 +149,12 @@ def sig_tsa_ca():
 
 @pytest.fixture(scope="module")
 def sig_tsa(sig_tsa_ca) -> Leaf:
-    """A TSA of its own CA; its certificate names a CRL (never fetched: offline)."""
+    """A TSA of its own CA; its certificate names a CRL and an OCSP responder (never
+    asked: the tests verify offline)."""
     return sig_tsa_ca.issue(
         "SIGNATURE TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
         key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
-        crl=["http://127.0.0.1:9/sig-tsa.crl"],
+        crl=["http://127.0.0.1:9/sig-tsa.crl"], ocsp_urls=["http://127.0.0.1:9/sig-tsa-ocsp"],
     )
 
 
@@ -206,6 +208,31 @@ def test_signature_timestamp_tsa_revoked_after_the_document_timestamp_still_coun
     assert bare.indication is not Indication.TOTAL_PASSED
     [sig_ts] = bare.timestamps
     assert not sig_ts.passed and sig_ts.sub_indication in (SubIndication.REVOKED_NO_POE, SubIndication.REVOKED)
+
+
+def test_an_old_good_ocsp_answer_does_not_hide_a_later_revocation(
+    b_t_other_tsa, sig_tsa_ca, sig_tsa, sig_tsa_revoked, dev_pki, timeline
+):
+    """Revocation data of any age counts for TSA chains in soft-fail mode, but an OCSP
+    'good' from before the revocation says nothing about a later moment: put in a DSS
+    (where anyone can put it), it must not stand in for the CRL that lists the TSA."""
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    _, crl = sig_tsa_revoked
+    old_good = OCSPResponse.load(sig_tsa_ca.ocsp_response(sig_tsa.cert))
+    writer = IncrementalPdfFileWriter(io.BytesIO(b_t_other_tsa), strict=False)
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, ocsps=[old_good])
+    out = io.BytesIO()
+    writer.write(out)
+    at = _years(timeline, 0.75)
+
+    report = verify_pdf(out.getvalue(), trust=_other_tsa_trust(dev_pki, sig_tsa_ca), crls=[crl], at=at)
+    fresh_then = verify_pdf(out.getvalue(), trust=_other_tsa_trust(dev_pki, sig_tsa_ca), at=timeline.later)
+
+    assert report.indication is not Indication.TOTAL_PASSED
+    [sig_ts] = report.timestamps
+    assert not sig_ts.passed and sig_ts.sub_indication in (SubIndication.REVOKED_NO_POE, SubIndication.REVOKED)
+    assert fresh_then.timestamps[0].passed  # the answer itself is fine while it is fresh
 
 
 # --- what an attacker can add ----------------------------------------------------------------
