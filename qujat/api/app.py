@@ -3,7 +3,8 @@
 Its lifespan opens the process's runtime once — the LibreOffice pool, the signing keys, the
 records store (`qujat.runtime.open_runtime`) — and closes it at shutdown; request threads share
 it through ``app.state.runtime``. Routers are thin: `/documents` (qujat.api.documents) and
-`/verify` (qujat.api.verify) over `qujat.service`; the citizens' public page (`qujat.web`, when
+`/verify` (qujat.api.verify) over `qujat.service`, `/batches` (qujat.api.batches) over
+`qujat.batches`; the citizens' public page (`qujat.web`, when
 that package is there) is included, and `/verify` then counts against the same per-client upload
 budget as the page's upload-and-compare (`qujat.web.rate_limit("compare")`).
 """
@@ -21,7 +22,7 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 
-from qujat.api import documents, errors, verify
+from qujat.api import batches, documents, errors, verify
 from qujat.api.bodylimit import BodyLimit
 from qujat.api.openapi import request_components
 from qujat.runtime import open_runtime, utc_now
@@ -34,11 +35,14 @@ SMALL_BODY = 64 * 1024          # /documents/{id}/… (an annulment's reason)
 
 def body_limit(method: str, path: str) -> int:
     """The cap of a request's body: an issuing request, a small JSON body under /documents/…,
-    and at most an upload for /verify and anything else (the public page's routes)."""
+    a batch's filters, and at most an upload for /verify and anything else (the public page's
+    routes)."""
     if path == "/documents" or path == "/documents/":
         return documents.MAX_REQUEST_BYTES
     if path.startswith("/documents/"):
         return SMALL_BODY
+    if path.startswith("/batches"):
+        return batches.MAX_REQUEST_BYTES
     return verify.MAX_BODY_BYTES
 
 
@@ -81,6 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = 
         public = web.public_router if public_options is None else web.make_public_router(options)
         verify_limits = [Depends(web.rate_limit("compare", options))]
     app.include_router(documents.router)
+    app.include_router(batches.router)
     app.include_router(verify.router, dependencies=verify_limits)
 
     @app.get("/health", tags=["service"], summary="The service is up (no details)")
