@@ -293,6 +293,7 @@ def sign_in_browser(driver, url: str, lang: str) -> str:
 def test_two_officials_sign_in_chromium_through_the_stand_in_and_the_act_becomes_valid(
         site, officials, layer, sign_site, browser):
     rt = site.runtime
+    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     record = awaiting(rt, officials)
     tz = ZoneInfo(rt.settings.timezone)
 
@@ -346,7 +347,10 @@ def test_two_officials_sign_in_chromium_through_the_stand_in_and_the_act_becomes
     report = verify_pdf(rt.store.blobs.get(version.pdf_sha256), trust=rt.trust_anchors)
     assert report.indication is Indication.TOTAL_PASSED
     assert [s.signer.iin for s in report.signatures] == [officials[k][1] for k in ("enterprise-head", "authority-head")]
-    assert len(names) == 2
-    for info in version.signatures:                              # the QR page: who and when
-        assert format_moment(info.time, "kk", tz) in body
+    # the dev heads' certificates (ЖАНДОСОВ АЙДАР, ОМАРОВА ДИНАРА) with their given names, in signing order
+    assert names == ["Жандосов Айдар Серікұлы", "Омарова Динара Асқарқызы"], names
+    for sig in report.signatures:                                # the QR page: who and when (the
+        when = sig.timestamp_time or sig.signing_time              # time the signature itself states)
+        assert started <= when <= dt.datetime.now(dt.timezone.utc)
+        assert format_moment(when, "kk", tz) in body
     assert body.count(public_text("check.passed", "kk")) == 2
