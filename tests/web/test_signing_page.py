@@ -12,6 +12,7 @@ import base64
 import contextlib
 import copy
 import datetime as dt
+import json
 import re
 import subprocess
 import threading
@@ -300,7 +301,9 @@ def test_two_officials_sign_in_chromium_through_the_stand_in_and_the_act_becomes
     # the enterprise head, at a desktop: but first NCALayer is closed, then the key dialog cancelled,
     # then the wrong key is picked
     with desktop(browser) as driver:
-        first = f"{sign_site}/sign/{record.id}?" + f"ticket={ticket(rt, record)}&lang=ru"
+        first_ticket = ticket(rt, record)
+        served = base64.b64encode(signflow.next_step(rt, record.id).digest).decode()
+        first = f"{sign_site}/sign/{record.id}?ticket={first_ticket}&lang=ru"
         assert driver.execute_script("return window.innerWidth") == 1280
         layer.stop()
         assert sign_in_browser(driver, first, "ru") == words("err.no_layer", "ru")
@@ -309,6 +312,10 @@ def test_two_officials_sign_in_chromium_through_the_stand_in_and_the_act_becomes
         assert driver.find_element(By.ID, "sign").is_enabled()
         driver.find_element(By.ID, "sign").click()
         wait_for(driver, lambda d: d.find_element(By.ID, "sign-status").text == words("err.cancelled", "ru"))
+        layer.mode = "refuse"                                     # the key dialog fails (a bad password)
+        driver.find_element(By.ID, "sign").click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "sign-status").text
+                 == words("err.layer", "ru").format(detail="SIGNING_FAILURE"))
         layer.mode = "wrong_key"
         driver.find_element(By.ID, "sign").click()
         wait_for(driver, lambda d: words("refused.wrong_signer", "ru") in d.find_element(By.ID, "sign-status").text)
@@ -323,6 +330,8 @@ def test_two_officials_sign_in_chromium_through_the_stand_in_and_the_act_becomes
     assert request["args"]["signingParams"] == {"decode": True, "encapsulate": False, "digested": True,
                                                 "tsaProfile": None}
     assert request["args"]["format"] == "cms" and request["args"]["locale"] == "ru"
+    assert request["args"]["data"] == served                      # the digest GET /signing serves
+    assert first_ticket not in json.dumps(layer.requests)          # the ticket stays with our origin
     assert rt.store.get(record.id).status is Status.AWAITING_SIGNATURE
     assert signflow.next_step(rt, record.id).signer_index == 1
 
