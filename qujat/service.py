@@ -119,7 +119,7 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
         if request.external_id is not None:
             earlier = _by_external_id(rt, caller, request.external_id)
             if earlier is not None:
-                _same_content(earlier, content)
+                _same_content(earlier, content, rt)
                 if claimed:
                     store.idempotency_finish(caller.client_id, idempotency_key, earlier.id)
                     claimed = False
@@ -133,7 +133,7 @@ def issue(rt: Runtime, raw: Any, *, caller: Caller, idempotency_key: str | None 
             earlier = store.get(e.record_id) if e.record_id is not None else None
             if earlier is None or request.external_id is None or earlier.external_id != request.external_id:
                 raise
-            _same_content(earlier, content)
+            _same_content(earlier, content, rt)
             if claimed:
                 store.idempotency_finish(caller.client_id, idempotency_key, earlier.id)
                 claimed = False
@@ -234,11 +234,20 @@ def _content(request) -> dict[str, Any]:
     """What a record keeps of a request: type, language and the validated data as JSON (the
     cadastral number normalised, decimals and dates as text)."""
     dumped = request.model_dump(mode="json", by_alias=True)
-    return {"type": dumped["type"], "language": dumped["language"], "data": dumped["data"]}
+    return {"type": dumped["type"], "language": dumped["language"], "data": dumped["data"],
+            "signers": dumped.get("signers")}
 
 
-def _same_content(record: Record, content: Mapping[str, Any]) -> None:
-    if (record.type, record.language, record.data) != (content["type"], content["language"], content["data"]):
+def _same_content(record: Record, content: Mapping[str, Any], rt: Runtime | None = None) -> None:
+    """`ExternalIdTaken` unless ``record`` holds ``content`` (with ``rt``: the same officials
+    expected to sign, or none for both)."""
+    same = (record.type, record.language, record.data) == (content["type"], content["language"], content["data"])
+    if same and rt is not None:
+        from qujat.signflow import signing_state
+
+        state = signing_state(rt, record.id)
+        same = (list(state.signers) if state is not None else None) == content.get("signers")
+    if not same:
         raise ExternalIdTaken(f"external_id {record.external_id!r} is already used by record {record.id} "
                               "with other content", record_id=record.id)
 

@@ -282,3 +282,55 @@ def test_a_bin_needs_an_organisation_head_or_signing_right(flow):
     r = flow.post(doc, flow.cms(flow.employee, digest))
     assert r.status_code == 422 and r.json()["code"] == "role_refused", r.text
     assert flow.snapshot(doc) == before
+
+
+def test_bad_signers_are_refused_with_field_paths_and_nothing_stored(flow):
+    raw = example("cadastral_value_act")
+    raw["data"]["issued_on"] = "2021-05-28"
+    cases = [
+        ([{"role": "Басшы", "iin": NCA_IIN}, {"role": "Маман", "iin": "800102300121"}],
+         "signers.1.iin", "control digit"),
+        ([{"role": "Басшы"}], "signers.0.iin", "IIN and/or the BIN"),
+        ([{"role": "Басшы", "bin": "990340001231"}], "signers.0.bin", "control digit"),
+        ([{"role": "Басшы", "iin": NCA_IIN}, {"role": "Басшы", "iin": NCA_IIN}], "signers.1",
+         "listed twice"),
+        ([{"role": "Басшы", "iin": NCA_IIN}] * 6, "signers", "at most 5"),
+        ([], "signers", "at least 1"),
+        ([{"role": "Бacшы", "iin": NCA_IIN}], "signers.0.role", ""),      # a Latin 'a' in a Kazakh word
+    ]
+    before = flow.runtime.store.count("records")
+    for signers, path, words in cases:
+        r = flow.client.post("/documents", json={**raw, "signers": signers})
+        assert r.status_code == 422, r.text
+        problems = {p["path"]: p["message"] for p in r.json()["problems"]}
+        assert path in problems and words in problems[path], (path, problems)
+    assert flow.runtime.store.count("records") == before
+
+
+def test_openapi_documents_the_signing_endpoints(flow):
+    spec = flow.client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert set(paths["/documents/{document_id}/signing"]) == {"get"}
+    signatures = paths["/documents/{document_id}/signatures"]["post"]
+    assert {"200", "400", "409", "422"} <= set(signatures["responses"])
+    assert "201" in paths["/documents/{document_id}/signing/tickets"]["post"]["responses"]
+    schemas = spec["components"]["schemas"]
+    assert "signers" in schemas["CadastralValueActRequest"]["properties"]
+    assert set(schemas["SigningStepOut"]["properties"]) >= {"signer_index", "expected", "digest_algorithm",
+                                                           "digest"}
+
+
+@pytest.mark.slow
+def test_external_id_replay_must_name_the_same_signers(flow):
+    signers = [{"role": "Басшы / Руководитель", "iin": NCA_IIN}]
+    doc = flow.issue(signers)
+    raw = example("cadastral_value_act")
+    raw["data"]["issued_on"] = "2021-05-28"
+    raw.update(external_id=doc["external_id"], signers=signers)
+    again = flow.client.post("/documents", json=raw)
+    assert again.status_code == 200 and again.json()["id"] == doc["id"], again.text
+    other = flow.client.post("/documents", json={**raw, "signers": [{**signers[0], "role": "Басқа / Другой"}]})
+    assert other.status_code == 409 and other.json()["code"] == "external_id_taken", other.text
+    server_signed = {k: v for k, v in raw.items() if k != "signers"}
+    r = flow.client.post("/documents", json=server_signed)
+    assert r.status_code == 409 and r.json()["code"] == "external_id_taken", r.text
