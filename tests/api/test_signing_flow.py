@@ -334,3 +334,45 @@ def test_external_id_replay_must_name_the_same_signers(flow):
     server_signed = {k: v for k, v in raw.items() if k != "signers"}
     r = flow.client.post("/documents", json=server_signed)
     assert r.status_code == 409 and r.json()["code"] == "external_id_taken", r.text
+
+
+@pytest.fixture(scope="module")
+def online(tmp_path_factory):
+    """An app that may fetch revocation data (QUJAT_VERIFY_ONLINE, loopback allowed), on a dev PKI
+    made now whose CRL and OCSP are served on loopback; the real clock."""
+    from signing.pki import PkiServer
+
+    data_dir = tmp_path_factory.mktemp("signflow-online") / "data"
+    pki = init_dev_pki(data_dir / "pki")
+    settings = Settings(data_dir=data_dir, pool_size=1, public_base_url=BASE_URL, verify_online=True,
+                        fetch_allow_private=True)
+    app = create_app(settings)
+    with PkiServer(pki), TestClient(app) as client:
+        _, key = app.state.runtime.store.create_api_key("upstream", ["documents:issue"], actor="test")
+        client.headers["Authorization"] = f"Bearer {key}"
+        flow = Flow(client, app, Clock(), pki)
+        flow.clock = app.state.runtime.clock
+        yield flow
+
+
+@pytest.mark.slow
+def test_a_revoked_certificate_is_refused_when_revocation_can_be_fetched(online):
+    revoked, good = _fields(online.employee), _fields(online.individual)
+    raw = example("cadastral_value_act")
+    raw["external_id"] = f"signflow-{uuid.uuid4().hex[:12]}"
+    raw["signers"] = [{"role": "Маман / Специалист", "iin": revoked.iin},
+                      {"role": "Азамат / Гражданин", "iin": good.iin}]
+    r = online.client.post("/documents", json=raw)
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    digest = base64.b64decode(online.step(doc)["digest"])
+    before = online.snapshot(doc)
+    r = online.post(doc, online.cms(online.employee, digest))
+    assert r.status_code == 422 and r.json()["code"] == "revoked", r.text
+    assert "REVOKED" in r.json()["message"]
+    assert online.snapshot(doc) == before
+    # the good certificate, checked online too, is accepted
+    raw.update(external_id=f"signflow-{uuid.uuid4().hex[:12]}", signers=raw["signers"][1:])
+    doc = online.client.post("/documents", json=raw).json()
+    r = online.post(doc, online.cms(online.individual, base64.b64decode(online.step(doc)["digest"])))
+    assert r.status_code == 200 and r.json()["status"] == "valid", r.text
