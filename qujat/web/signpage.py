@@ -286,7 +286,12 @@ def _pages(request: Request) -> _Pages:
 
 def _ticket_refusal(exc: BaseException) -> int:
     """410 for a ticket that was good for this record and is spent (expired, used, or made for
-    a step that is signed now); 403 for one that never opened it (unknown, another record's)."""
+    a step that is signed now); 403 for one that never opened it (unknown, another record's).
+    `signflow.TicketInvalid` says which only in its message (``store.signing`` words it); a
+    boolean ``gone`` on the exception, if it ever has one, is preferred."""
+    gone = getattr(exc, "gone", None)
+    if isinstance(gone, bool):
+        return 410 if gone else 403
     reason = str(exc).lower()
     return 410 if any(w in reason for w in ("expired", "used", "another signing step")) else 403
 
