@@ -21,13 +21,21 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_SIGNER2_PKCS12          | (the first key; dev PKI: its  | the authority head's key: the second       |
 |                               | authority head)               | signature of a cadastral value act         |
 | QUJAT_SIGNER2_PASSWORD_FILE   | (none)                        | file holding that key's password           |
-| QUJAT_SIGN_LEVEL              | B-B                           | PAdES level of issued documents: B-B, B-T, |
-|                               |                               | B-LT                                       |
+| QUJAT_SIGN_LEVEL              | B-LT with QUJAT_TSA_URL set,  | PAdES level of issued documents: B-B, B-T, |
+|                               | else B-B                      | B-LT                                       |
 | QUJAT_TSA_URL                 | (none)                        | RFC 3161 timestamp service (B-T, B-LT)     |
 | QUJAT_TRUST_ANCHORS           | (none: the dev PKI's root)    | CA certificate files, separated by ':'     |
 | QUJAT_VERIFY_ONLINE           | false                         | fetch CRL/OCSP when verifying              |
 | QUJAT_FETCH_ALLOW_PRIVATE     | false                         | let those fetches reach private addresses  |
 | QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
+
+Signing level. With a timestamp service configured and no QUJAT_SIGN_LEVEL, documents are signed
+at B-LT: the signature timestamp plus, in the document security store, the CRLs and OCSP answers
+of the signer's chain, fetched at signing time from the URLs in the configured signer's own
+certificates (the organisation's CA, or the dev PKI on loopback; each download time-limited, see
+`signing.netfetch`), so that the archive can later extend the version to B-LTA. Without a TSA the
+default is B-B. An explicit QUJAT_SIGN_LEVEL always wins; B-T and B-LT without QUJAT_TSA_URL are
+refused. In `Settings(...)` the same rule applies to ``sign_level=None`` (the default).
 """
 from __future__ import annotations
 
@@ -92,7 +100,7 @@ class Settings:
     signer_password_file: Path | None = None
     signer2_pkcs12: Path | None = None
     signer2_password_file: Path | None = None
-    sign_level: str = "B-B"
+    sign_level: str | None = None      # None: B-LT with a TSA, else B-B (resolved in __post_init__)
     tsa_url: str | None = None
     trust_anchors: tuple[Path, ...] = ()
     verify_online: bool = False
@@ -123,6 +131,8 @@ class Settings:
                 "QUJAT_SIGNER2_PKCS12 and QUJAT_SIGNER2_PASSWORD_FILE are set together or not at all")
         if self.signer2_pkcs12 is not None and self.signer_pkcs12 is None:
             raise SettingsError("QUJAT_SIGNER2_PKCS12 needs QUJAT_SIGNER_PKCS12 (the first signer)")
+        if self.sign_level is None:
+            object.__setattr__(self, "sign_level", "B-LT" if self.tsa_url else "B-B")
         if self.sign_level not in SIGN_LEVELS:
             raise SettingsError(f"QUJAT_SIGN_LEVEL: expected one of {', '.join(SIGN_LEVELS)}, "
                                 f"got {self.sign_level!r}")
