@@ -192,8 +192,8 @@ def current_file(rt: Runtime, record_id: uuid.UUID | str, kind: str) -> tuple[Re
     record = store.get(_record_id(record_id))
     found = [v for v in store.versions(record.id) if v.number == record.current_version]
     if not found:
-        raise AwaitingSignature(f"document {record.id} is awaiting its officials' signatures: it has "
-                                "no signed file yet", record_id=record.id)
+        raise AwaitingSignature(f"document {record.id} has no signed file: it is {record.status.value} "
+                                "(its officials had not all signed)", record_id=record.id)
     (version,) = found
     return record, store.blobs.get(version.pdf_sha256 if kind == "pdf" else version.docx_sha256)
 

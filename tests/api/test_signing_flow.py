@@ -196,9 +196,18 @@ def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(fl
     r = flow.post(doc, right)
     assert r.status_code == 409 and r.json()["code"] == "already_signed", r.text
     assert "signed already" in r.json()["message"]
-    # the first signer again, over the new digest: 409 as well
+    # the first signer again, over the new digest, or another CMS over the signed step's digest:
+    # 409 as well
     r = flow.post(doc, flow.cms(flow.nca, base64.b64decode(second["digest"])))
     assert r.status_code == 409 and r.json()["code"] == "already_signed", r.text
+    r = flow.post(doc, flow.cms(flow.individual, digest))
+    assert r.status_code == 409 and r.json()["code"] == "already_signed", r.text
+    # the signing page's preview is the PDF whose byte ranges the served digest covers
+    pending = signflow.pending_pdf(flow.runtime, doc["id"])
+    state = signflow.signing_state(flow.runtime, doc["id"])
+    assert hashlib.sha256(pending).hexdigest() == after_first[3]
+    assert hashlib.sha256(pending[:state.contents_start] + pending[state.contents_end:]).digest() == \
+        base64.b64decode(second["digest"])
     assert flow.snapshot(doc) == after_first
 
     # the authority head: accepted, the record valid with version 1
