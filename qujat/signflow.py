@@ -147,7 +147,13 @@ class SigningConflict(SignatureRefused):
 
 
 class TicketInvalid(Exception):
-    """The ticket is unknown, expired, used, or another record's (or another step's)."""
+    """The ticket is unknown, expired, used, or another record's (or another step's). ``gone``:
+    True when it was good for this record once (expired, used, its step signed since), False
+    when it never opened it (unknown, malformed, another record's)."""
+
+    def __init__(self, message: str, *, gone: bool = False):
+        super().__init__(message)
+        self.gone = gone
 
 
 @dataclass(frozen=True)
@@ -356,7 +362,7 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
                                             details=details, next_step=next_prepared, final=final,
                                             ticket_hash=ticket_hash)
     except TicketRejected as e:
-        raise TicketInvalid(str(e)) from e
+        raise TicketInvalid(str(e), gone=e.gone) from e
     except Conflict as e:
         raise SigningConflict(f"the document changed meanwhile ({e}); ask for the signing step again",
                               code="out_of_order") from e
@@ -478,4 +484,4 @@ def check_ticket(rt: Runtime, record_id: uuid.UUID | str, ticket: str) -> None:
     try:
         _store(rt).check_signing_ticket(rid, _ticket_hash(ticket))
     except TicketRejected as e:
-        raise TicketInvalid(str(e)) from None
+        raise TicketInvalid(str(e), gone=e.gone) from None

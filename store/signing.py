@@ -33,7 +33,13 @@ _STATES, _TICKETS = SigningStateRow.__table__, SigningTicketRow.__table__
 
 
 class TicketRejected(StoreError):
-    """The signing ticket is unknown, expired, used, or for another record or step."""
+    """The signing ticket is unknown, expired, used, or for another record or step. ``gone``:
+    it was good for this record once (expired, used, or its step is signed now), as opposed to
+    one that never opened it (unknown, another record's)."""
+
+    def __init__(self, message: str, *, gone: bool):
+        super().__init__(message)
+        self.gone = gone
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,7 @@ class SigningSteps:
                 ticket = s.get(SigningTicketRow, ticket_hash, with_for_update=True)
                 problem = _ticket_problem(ticket, record_id, index, now)
                 if problem is not None:
-                    raise TicketRejected(problem)
+                    raise TicketRejected(*problem[:1], gone=problem[1])
                 ticket.used_at = now
             state.done = [*state.done, signed]
             state.next_index = index + 1
@@ -267,22 +273,23 @@ class SigningSteps:
         state = self._read_row(select(_STATES.c.next_index).where(_STATES.c.record_id == record_id), {})
         problem = _ticket_problem(row, record_id, state.next_index if state else -1, self._clock())
         if problem is not None:
-            raise TicketRejected(problem)
+            raise TicketRejected(*problem[:1], gone=problem[1])
         return _ticket(row)
 
 
-def _ticket_problem(ticket, record_id: uuid.UUID, index: int, now: dt.datetime) -> str | None:
-    """Why a ticket cannot be used for step ``index`` of ``record_id`` now, or None."""
+def _ticket_problem(ticket, record_id: uuid.UUID, index: int, now: dt.datetime) -> tuple[str, bool] | None:
+    """Why a ticket cannot be used for step ``index`` of ``record_id`` now, and whether it is
+    gone (was good for this record once); None if it can."""
     if ticket is None:
-        return "unknown ticket"
+        return "unknown ticket", False
     if ticket.record_id != record_id:
-        return "the ticket is for another record"
+        return "the ticket is for another record", False
     if ticket.used_at is not None:
-        return "the ticket was used already"
+        return "the ticket was used already", True
     if ticket.expires_at <= now:
-        return "the ticket has expired"
+        return "the ticket has expired", True
     if ticket.signer_index != index:
-        return "the ticket is for another signing step"
+        return "the ticket is for another signing step", True
     return None
 
 

@@ -103,8 +103,9 @@ def test_tickets_are_single_use_bound_to_record_and_step_and_expire(store, clock
     assert [e.details["ticket"] for e in events] == [good[:12], stale[:12]]
     assert not any(good in str(e.details) for e in store.audit(record.id))
     store.check_signing_ticket(record.id, good)
-    with pytest.raises(TicketRejected, match="another record"):
+    with pytest.raises(TicketRejected, match="another record") as refused:
         store.check_signing_ticket(record.id, foreign)
+    assert refused.value.gone is False
     with pytest.raises(TicketRejected, match="unknown"):
         store.check_signing_ticket(record.id, "f" * 64)
     clock.advance(minutes=2)
@@ -115,8 +116,9 @@ def test_tickets_are_single_use_bound_to_record_and_step_and_expire(store, clock
     store.accept_signature(record.id, index=0, signed=_signed(0), actor="a", details={},
                            next_step=_step(b"two"), ticket_hash=good)
     assert store.signing_ticket(good).used_at == clock()
-    with pytest.raises(TicketRejected, match="used already"):
+    with pytest.raises(TicketRejected, match="used already") as refused:
         store.check_signing_ticket(record.id, good)
+    assert refused.value.gone is True
     with pytest.raises(TicketRejected, match="used already"):
         store.accept_signature(record.id, index=1, signed=_signed(1), actor="a", details={},
                                final=_final(clock), ticket_hash=good)
