@@ -1,7 +1,7 @@
 """Every use of pyHanko's private API in qujat, in one place, checked at import.
 
 qujat is tested against one pyHanko minor version (``TESTED_PYHANKO``, pinned in
-pyproject.toml). Two internals are used, each for a reason stated below; both are
+pyproject.toml). Three internals are used, each for a reason stated below; all are
 checked when this module is imported, so that a pyHanko that moved them is noticed at
 start-up rather than by documents that silently come out different:
 
@@ -16,17 +16,28 @@ start-up rather than by documents that silently come out different:
    only saves time, so if the hook changed the mixin does nothing (pyHanko's own, slower
    path), a warning is issued and ``SIGNING_CERTIFICATE_CACHED`` is False (a test pins it
    to True for the tested version).
+3. ``pyhanko.pdf_utils.generic.read_hex_string_from_stream(stream)``, which
+   ``generic.read_object`` calls by its module-global name, reads a hex string one byte
+   at a time: a signature's /Contents (~9,000 hex digits for a dev signature) took ~4 of
+   the ~11 ms a verification takes. :func:`_read_hex_string` reads the same string in
+   one pass when it holds nothing but hex digits and PDF whitespace up to its ``>``, and
+   hands anything else (a comment, a stray byte, no ``>``) to pyHanko's function, so
+   results and errors are pyHanko's own. Speed only: if the hook changed, pyHanko's
+   reader is left as it is and ``HEX_STRINGS_FAST`` is False, with a warning.
 
 Everything else qujat does with pyHanko goes through its public API.
 """
 
 from __future__ import annotations
 
+import binascii
 import inspect
 import warnings
 from importlib.metadata import version
 
 from asn1crypto import tsp
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.general import as_signing_certificate_v2
@@ -37,6 +48,7 @@ __all__ = [
     "PYHANKO_VERSION",
     "PyHankoCompatError",
     "SIGNING_CERTIFICATE_CACHED",
+    "HEX_STRINGS_FAST",
     "CachedSigningCertificateMixin",
     "keep_metadata",
     "hook_problem",
@@ -156,3 +168,66 @@ class CachedSigningCertificateMixin:
                 if cached is None or cached[0] != cert_der:
                     cached = self._scv2 = (cert_der, as_signing_certificate_v2(cert).dump())
                 yield _KnownSigningCertificateV2(cached[1])
+
+
+# --- 3. hex strings read in one pass ------------------------------------------------
+
+_HEX_READER = "read_hex_string_from_stream"
+_pyhanko_read_hex = getattr(generic, _HEX_READER, None)
+_pyhanko_read_hex = getattr(_pyhanko_read_hex, "pyhanko_original", _pyhanko_read_hex)  # this module reloaded
+
+
+def _module_hook_problem() -> str | None:
+    where = f"pyhanko.pdf_utils.generic.{_HEX_READER}"
+    if not inspect.isfunction(_pyhanko_read_hex):
+        return f"{where} is missing or not a function"
+    params = tuple(inspect.signature(_pyhanko_read_hex).parameters)
+    if params != ("stream",):
+        return f"{where} takes {params}, expected ('stream',)"
+    code = getattr(getattr(generic, "read_object", None), "__code__", None)
+    if code is None or _HEX_READER not in code.co_names:
+        return f"{where} is no longer called from pyhanko.pdf_utils.generic.read_object"
+    return None
+
+
+_HEX_OR_SPACE = generic.HEX_DIGITS + PDF_WHITESPACE if hasattr(generic, "HEX_DIGITS") else None
+_CHUNK = 1 << 16
+
+
+def _read_hex_string(stream):
+    """pyHanko's ``read_hex_string_from_stream`` in one pass for the plain case: the
+    stream is at ``<``; the string is the bytes up to the first ``>``. If they are only
+    hex digits and PDF whitespace, the result is the one pyHanko's byte-by-byte loop
+    gives (whitespace dropped, an odd digit count padded with 0) and the stream is left
+    after the ``>``, as there. Anything else goes to pyHanko's function from the start."""
+    start = stream.tell()
+    chunks: list[bytes] = []
+    offset, end = 0, -1
+    while end < 0:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        found = chunk.find(b">", 1 if not chunks else 0)  # byte 0 of the first chunk is the '<'
+        if found >= 0:
+            end = offset + found
+        chunks.append(chunk)
+        offset += len(chunk)
+    if end >= 0:
+        body = (chunks[0] if len(chunks) == 1 else b"".join(chunks))[1:end]
+        if not body.translate(None, _HEX_OR_SPACE):
+            digits = body.translate(None, PDF_WHITESPACE)
+            if len(digits) % 2:
+                digits += b"0"
+            stream.seek(start + end + 1)
+            return generic.pdf_string(binascii.unhexlify(digits))
+    stream.seek(start)
+    return _pyhanko_read_hex(stream)
+
+
+_problem = _module_hook_problem() if _HEX_OR_SPACE is not None else "pyhanko.pdf_utils.generic.HEX_DIGITS is gone"
+HEX_STRINGS_FAST = _problem is None
+if HEX_STRINGS_FAST:
+    _read_hex_string.pyhanko_original = _pyhanko_read_hex  # type: ignore[attr-defined]
+    setattr(generic, _HEX_READER, _read_hex_string)
+else:
+    warnings.warn(_explain(f"{_problem}; hex strings are read byte by byte (slower)"), RuntimeWarning, stacklevel=2)

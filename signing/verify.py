@@ -73,7 +73,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 
-from . import pdfcheck
+from . import _compat, pdfcheck  # noqa: F401 - _compat: pyHanko reads hex strings in one pass
 from ._aio import run_sync
 from .certload import CertSource, CrlSource, cert_parses, load_certs, load_crls, parse_crl_der, parse_ocsp_der
 from .errors import NotAPdfError

@@ -349,3 +349,48 @@ def test_document_signer_key_used_as_a_tsa_gives_no_poe(
 
 def test_archive_file_still_valid_for_pdfsig(b_lta_other_tsa, tmp_path):
     assert_pdfsig_all_valid(b_lta_other_tsa, tmp_path, expected=1)
+
+
+# --- the verifier's speed: hex strings read in one pass (signing/_compat.py, hook 3) ------------
+
+
+def _read_both(data: bytes):
+    """(outcome, stream position) of our one-pass reader and of pyHanko's, on ``data``."""
+    import signing._compat as compat
+
+    out = []
+    for reader in (compat._read_hex_string, compat._pyhanko_read_hex):
+        stream = io.BytesIO(data)
+        try:
+            value = reader(stream)
+            outcome = (type(value).__name__, bytes(value.original_bytes) if hasattr(value, "original_bytes")
+                       else bytes(value))
+        except Exception as exc:  # noqa: BLE001 - the errors must be the same too
+            outcome = (type(exc).__name__, str(exc))
+        out.append((outcome, stream.tell()))
+    return out
+
+
+@pytest.mark.parametrize("data", [
+    b"<>", b"<4>", b"<41 42\n43\r\t\f\x0044>", b"<abcDEF0123> trailing", b"<feff00410042>",
+    b"<41%comment > here\n42>", b"<41 G2>", b"<41", b"<4142", b"<41>>", b"<" + b"0a" * 70000 + b">x",
+    b"<" + b"1" * 131071 + b">", b"<41 \x80>", b"<<41>",
+])
+def test_one_pass_hex_reader_is_pyhankos_reader(data):
+    import signing._compat as compat
+
+    assert compat.HEX_STRINGS_FAST
+    ours, theirs = _read_both(data)
+    assert ours == theirs
+
+
+def test_one_pass_hex_reader_on_random_input():
+    import random
+
+    rng = random.Random(20261129)
+    alphabet = b"0123456789abcdefABCDEF \n\r\t\x00%>G<"
+    for _ in range(3000):
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        data = b"<" + body + (b">" if rng.random() < 0.8 else b"") + b"tail\n"
+        ours, theirs = _read_both(data)
+        assert ours == theirs, data
