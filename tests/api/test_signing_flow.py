@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 
 from qujat import signflow
 from qujat.api import create_app
@@ -237,6 +238,9 @@ def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(fl
     # poppler checks the certificates at today's date (the NCA one expired in 2022): what it must
     # say is that both signatures are intact
     assert pdfsig_valid(pdf, tmp_path) == 2
+    # the first official's signature certifies the document (DocMDP: signatures still allowed)
+    signatures = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures
+    assert [s.docmdp_level for s in signatures] == [MDPPerm.FILL_FORMS, None]
     xmp = _xmp(pdf)
     assert re.search(rb"pdfaid:part(>|=\")2", xmp) and re.search(rb"pdfaid:conformance(>|=\")B", xmp), xmp[:400]
     codes = qr_texts(pdf, tmp_path)
