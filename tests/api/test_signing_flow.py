@@ -391,3 +391,29 @@ def test_a_revoked_certificate_is_refused_when_revocation_can_be_fetched(online)
     doc = online.client.post("/documents", json=raw).json()
     r = online.post(doc, online.cms(online.individual, base64.b64decode(online.step(doc)["digest"])))
     assert r.status_code == 200 and r.json()["status"] == "valid", r.text
+
+
+@pytest.mark.slow
+def test_the_same_signature_submitted_twice_at_once_is_accepted_once(flow):
+    doc = flow.issue(_two_signers(flow))
+    der = flow.cms(flow.nca, base64.b64decode(flow.step(doc)["digest"]))
+    outcomes, start = [], threading.Barrier(2)
+
+    def submit() -> None:
+        start.wait()
+        try:
+            outcomes.append(signflow.submit(flow.runtime, doc["id"], der, caller=signflow.Caller("t", "t")))
+        except signflow.SignatureRefused as e:
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    refused = [o for o in outcomes if isinstance(o, signflow.SignatureRefused)]
+    assert len(outcomes) == 2 and len(refused) == 1, outcomes
+    assert refused[0].status == 409 and refused[0].code in ("already_signed", "out_of_order")
+    audit = flow.client.get(f"/documents/{doc['id']}/audit").json()
+    assert [e["action"] for e in audit] == ["issue", "sign"]
+    assert signflow.signing_state(flow.runtime, doc["id"]).next_index == 1
