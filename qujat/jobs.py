@@ -192,11 +192,15 @@ def run_worker(rt: Runtime, *, name: str | None = None, concurrency: int = 1,
     stopping = threading.Event()
 
     def watch() -> None:
-        while not stopping.wait(HEARTBEAT_S):
+        last = 0.0
+        while not stopping.wait(1.0):
             if parent is not None and os.getppid() != parent:
                 log.warning("worker %s: its coordinator %d is gone; stopping", name, parent)
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
+            if time.monotonic() - last < STALLED_AFTER_S / 2:
+                continue
+            last = time.monotonic()
             try:
                 retry_stalled(url)
             except Exception:  # noqa: BLE001 - the next round tries again

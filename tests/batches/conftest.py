@@ -137,3 +137,19 @@ def wait_for(predicate, timeout: float, what: str, poll: float = 0.3):
             return value
         time.sleep(poll)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def processes_with(*fragments: str) -> list[int]:
+    """The pids of live processes whose command line holds every one of ``fragments``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode("utf-8", "replace") for a in argv]
+        if all(f in words for f in fragments):
+            found.append(int(entry.name))
+    return found

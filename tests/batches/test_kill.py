@@ -12,7 +12,7 @@ import pytest
 
 from qujat.batches import BatchSpec
 from store import Action
-from tests.batches.conftest import ARCHIVE_SIZE, wait_for
+from tests.batches.conftest import ARCHIVE_SIZE, processes_with, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +53,10 @@ def test_kill_a_worker_and_the_coordinator_then_resume(archive, processes, tmp_p
         first.wait()
         interrupted = len(made())
         assert interrupted < size, "the batch was over before the coordinator was killed"
+        # its workers notice and stop on their own (after the record or job in hand)
+        orphans = (("batch-shard", str(batch.id)) if archive.database_url.startswith("sqlite")
+                   else ("worker", "--parent", str(first.pid)))
+        wait_for(lambda: not processes_with(*orphans), 60, "the orphaned workers to stop")
 
         again = archive.qujat(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         processes.append(again)

@@ -6,15 +6,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+import pty
 import re
 import subprocess
 import uuid
 
 import pytest
+from sqlalchemy import select, update
 
 from qujat.batches import BatchSpec
 from store import Action
 from store.batches import RecordFilter
+from store.orm import RecordRow
 from tests.api.helpers import pdfsig_valid, qr_texts
 from tests.batches.conftest import ARCHIVE_SIZE, break_records, wait_for
 
@@ -33,6 +37,9 @@ def test_a_batch_gives_each_good_record_one_new_version_and_reports_the_broken(a
         before = _snapshot(store)
         assert len(before) == ARCHIVE_SIZE
         broken = sorted(before)[10:13]
+        with store.engine.connect() as conn:
+            saved = {rid: conn.execute(select(RecordRow.data).where(RecordRow.id == rid)).scalar_one()
+                     for rid in broken}
         break_records(store, broken)
     workers = []
     if postgres:                    # two workers share the batch; the command only coordinates
@@ -89,6 +96,23 @@ def test_a_batch_gives_each_good_record_one_new_version_and_reports_the_broken(a
     if postgres:                    # the two `qujat worker` processes, by their pids
         assert {int(name.rsplit(":", 1)[1]) for name in makers} == {w.pid for w in workers}
 
+    # the data mended, --retry-failed does just the three
+    with archive.store() as store, store.engine.begin() as conn:
+        for rid, data in saved.items():
+            conn.execute(update(RecordRow).where(RecordRow.id == rid).values(data=data))
+    retry = archive.qujat("regenerate", "--retry-failed", summary["batch"], "--workers", "0" if postgres else "1",
+                          "--no-progress", "--report-dir", str(report_dir),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    processes.append(retry)
+    out, err = retry.communicate(timeout=120)
+    assert retry.returncode == 0, err.decode()
+    again = json.loads(out.decode().strip().splitlines()[-1])
+    assert (again["total"], again["done"], again["failed"]) == (3, 3, 0)
+    with archive.store() as store:
+        assert store.batch_get(uuid.UUID(again["batch"])).retry_of == uuid.UUID(summary["batch"])
+        for rid in broken:
+            assert [v.number for v in store.versions(rid)] == [1, 2]
+
 
 def test_dry_run_counts_and_bad_filters_exit_2(sqlite_archive):
     p = sqlite_archive.qujat("regenerate", "--dry-run", "--type", "land_right_act", "--language", "kk",
@@ -102,3 +126,29 @@ def test_dry_run_counts_and_bad_filters_exit_2(sqlite_archive):
     out, err = p.communicate(timeout=60)
     assert p.returncode == 2
     assert re.search(r"types\.0: one of", err.decode()) and "issued_from: a date" in err.decode()
+    p = sqlite_archive.qujat("worker", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and "postgresql://" in err.decode()
+
+
+def test_a_terminal_shows_a_progress_bar_with_rate_and_eta(sqlite_archive, processes, tmp_path):
+    with sqlite_archive.store() as store:
+        ids = [str(c.id) for page in store.batch_candidates(RecordFilter()) for c in page][:6]
+    master, slave = pty.openpty()
+    p = sqlite_archive.qujat("regenerate", *[a for i in ids for a in ("--id", i)], "--workers", "0",
+                             "--report-dir", str(tmp_path), stdout=subprocess.PIPE, stderr=slave)
+    processes.append(p)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:                 # EIO: the command closed its terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert p.wait(60) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace"))
+    assert "6/6" in text and "rec/s" in text and "ETA" in text, text
