@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 import threading
 import uuid
@@ -151,7 +152,7 @@ def _xmp(pdf: bytes) -> bytes:
 
 
 @pytest.mark.slow
-def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(flow, tmp_path):
+def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(flow, tmp_path, caplog):
     doc = flow.issue(_two_signers(flow))
     assert doc["status"] == "awaiting_signature" and doc["versions"] == []
     assert doc["links"]["signing"] == f"/documents/{doc['id']}/signing" and "pdf" not in doc["links"]
@@ -166,11 +167,16 @@ def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(fl
     before = flow.snapshot(doc)
     right = flow.cms(flow.nca, digest)
 
-    # another person's key over the right digest: 422, who is expected named, masked
-    r = flow.post(doc, flow.cms(flow.individual, digest))
+    # another person's key over the right digest: 422, who is expected named, masked; the
+    # refusal logged with its reason and without anyone's IIN
+    with caplog.at_level(logging.INFO, logger="qujat.signflow"):
+        r = flow.post(doc, flow.cms(flow.individual, digest))
     assert r.status_code == 422 and r.json()["code"] == "wrong_signer", r.text
     assert "123456******" in r.json()["message"] and NCA_IIN not in r.text
     assert r.json()["problems"][0]["path"] == "cms"
+    logged = [rec.getMessage() for rec in caplog.records if rec.name == "qujat.signflow"]
+    assert any("refused" in m and "wrong_signer" in m and doc["id"] in m for m in logged), logged
+    assert not any(NCA_IIN in m or _fields(flow.individual).iin in m for m in logged)
     # the right key over another digest; the right CMS truncated; not base64; no signing key usage;
     # the second signer before the first
     refusals = [
