@@ -18,7 +18,9 @@ passes every check below may give the validation moment:
 * the TSA certificate chains to a trust anchor and is valid at the validation time
   (pyHanko's path validation, revocation as configured);
 * the TSA certificate is for time-stamping (``keypurpose.tsa_problem``), also when it
-  is itself a trust anchor (pyHanko skips that check for anchors).
+  is itself a trust anchor (pyHanko skips that check for anchors);
+* the genTime lies within the TSA certificate's validity period (the chain itself is
+  validated at a later moment: the verification moment or a later stamp's time).
 
 The earliest token that passes is the proof of existence (the conventional choice:
 the signature existed at the earliest proven time), ``used`` in the report. Tokens
@@ -240,6 +242,15 @@ def _judge_status(status: TimestampSignatureStatus, time: datetime) -> str:
     if not status.trusted:
         raise _Bad(Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
                    "the TSA certificate is not trusted", tsa, time)
+    # The chain is validated at a later moment (now, or a later stamp's time): a genTime
+    # outside the TSA certificate's own validity is one no honest TSA writes.
+    validity = cert["tbs_certificate"]["validity"]
+    if time < validity["not_before"].native:
+        raise _Bad(Indication.INDETERMINATE, SubIndication.NOT_YET_VALID,
+                   "the timestamp's time is before its TSA certificate was valid", tsa, time)
+    if time > validity["not_after"].native:
+        raise _Bad(Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE,
+                   "the timestamp's time is after its TSA certificate expired", tsa, time)
     return tsa
 
 

@@ -351,6 +351,27 @@ def test_archive_file_still_valid_for_pdfsig(b_lta_other_tsa, tmp_path):
     assert_pdfsig_all_valid(b_lta_other_tsa, tmp_path, expected=1)
 
 
+def test_a_stamp_dated_before_its_tsa_certificate_is_refused(original, dev_signer, dev_pki, timeline):
+    """A TSA certificate issued yesterday signs a token dated ten days ago (what a stolen
+    or misused TSA key could do to make a signature look older): the chain is valid at
+    the verification moment, but the genTime lies outside the certificate's validity, so
+    the token proves nothing."""
+    ca = RevCa("BACKDATING TSA CA")
+    tsa = ca.issue("BACKDATING TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                   key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+                   eku_critical=True)
+    backdated = timeline.t0 - timedelta(days=10)
+    assert backdated < tsa.cert.not_valid_before_utc
+    signed = sign_pdf(original, dev_signer(), level="B-T", timestamper=dummy_timestamper(tsa, at=backdated))
+
+    report = verify_pdf(signed, trust=[dev_pki.root_cert, ca.pem])
+
+    [sig] = report.signatures
+    [token] = report.timestamps
+    assert not token.passed and token.sub_indication is SubIndication.NOT_YET_VALID
+    assert (sig.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.NO_POE)
+
+
 # --- the verifier's speed: hex strings read in one pass (signing/_compat.py, hook 3) ------------
 
 
