@@ -21,6 +21,9 @@ def main() -> int:
     from bench import bench_http
 
     print("\n" + "\n".join(bench_http.run()), flush=True)
+    from bench import bench_batch
+
+    print("\n" + "\n".join(bench_batch.run()), flush=True)
     print(f"\nbench finished in {time.perf_counter() - started:.0f} s")
     return 0
 
