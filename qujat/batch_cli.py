@@ -153,7 +153,8 @@ def cmd_worker(args) -> int:
               "`qujat regenerate --workers N` starts its own workers)", file=sys.stderr)
         return EXIT_INVALID
     with open_runtime(settings, convert=True, sign=True, store=True) as rt:
-        jobs.run_worker(rt, name=args.name, concurrency=args.concurrency, parent=args.parent)
+        jobs.run_worker(rt, name=args.name, concurrency=args.concurrency or settings.pool_size,
+                        parent=args.parent)
     return 0
 
 
@@ -203,7 +204,8 @@ def register(sub) -> None:
                        description="Take batch jobs from the queue in the PostgreSQL database until "
                                    "SIGTERM; blobs in QUJAT_DATA_DIR/blobs (a shared mount when "
                                    "workers run on several machines).")
-    p.add_argument("--concurrency", type=int, default=1, help="jobs at once (default 1)")
+    p.add_argument("--concurrency", type=int,
+                   help="jobs at once (default: QUJAT_POOL_SIZE, the LibreOffice workers of this process)")
     p.add_argument("--name", help="the worker's name in the audit trail (default: host:pid)")
     p.add_argument("--parent", type=int, help="stop when this process is gone (used by `regenerate`)")
     p.set_defaults(func=cmd_worker)

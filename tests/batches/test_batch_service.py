@@ -10,6 +10,7 @@ import shutil
 import time
 import uuid
 
+import httpx2
 import pytest
 from sqlalchemy import update
 
@@ -23,6 +24,7 @@ from signing.verify import verify_pdf
 from store import Action, NotFound
 from store.batches import RecordFilter
 from store.orm import RecordRow, VersionRow
+from tests.api.conftest import serve
 from tests.api.helpers import pdfsig_valid
 from tests.batches.conftest import ARCHIVE_SIZE, Archive, break_records, wait_for
 
@@ -160,3 +162,24 @@ def test_extend_ltv_adds_a_version_with_the_same_docx_and_a_document_timestamp(s
         assert [t.kind for t in report.timestamps] == [TimestampKind.DOCUMENT]
         assert pdfsig_valid(new_pdf, tmp_path) == 1
         assert service.audit(rt, rid)[-1].action is Action.EXTEND_LTV
+
+
+def test_the_public_page_lists_both_versions_and_serves_each(svc):
+    rt, ids = svc
+    rid = ids[100]
+    batch, _ = batches.start(rt, BatchSpec(ids=(rid,)), caller=CALLER)
+    assert batches.run(rt, batch.id, workers=0).done == 1
+    record, versions = service.get(rt, rid), service.versions(rt, rid)
+    with serve(rt.settings.data_dir, pool_size=1, base_url=rt.settings.public_base_url) as live, \
+            httpx2.Client(base_url=live.url, timeout=60) as http:
+        page = http.get(f"/v/{record.token}.json")
+        assert page.status_code == 200
+        listed = page.json()["versions"]
+        assert [v["number"] for v in listed] == [1, 2]
+        for v, stored in zip(listed, versions):
+            pdf = http.get(v["pdf_url"].replace(rt.settings.public_base_url, ""))
+            assert pdf.status_code == 200
+            assert hashlib.sha256(pdf.content).hexdigest() == stored.pdf_sha256 == v["pdf_sha256"]
+        html = http.get(f"/v/{record.token}")
+        assert html.status_code == 200
+        assert 'id="version-1"' in html.text and 'id="version-2"' in html.text
