@@ -39,6 +39,9 @@ from signing.verify import verify_pdf
 from tests.api.helpers import pdfsig_valid, qr_texts
 from tests.conftest import ROOT, example
 
+# every test here runs on an app with a LibreOffice worker (started per module)
+pytestmark = pytest.mark.slow
+
 NCA = ROOT / "tests" / "data" / "nca"
 NCA_IIN = "123456789011"                              # ТЕСТОВ ТЕСТ, the NCA's dummy person
 NOW = dt.datetime(2021, 6, 1, 6, 0, tzinfo=dt.timezone.utc)   # inside every test key's validity
@@ -151,7 +154,6 @@ def _xmp(pdf: bytes) -> bytes:
     return PdfFileReader(io.BytesIO(pdf)).root["/Metadata"].data
 
 
-@pytest.mark.slow
 def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(flow, tmp_path, caplog):
     doc = flow.issue(_two_signers(flow))
     assert doc["status"] == "awaiting_signature" and doc["versions"] == []
@@ -253,7 +255,6 @@ def test_two_officials_sign_a_cadastral_value_act_and_refusals_change_nothing(fl
     assert codes and set(codes) == {done["verification_url"]}
 
 
-@pytest.mark.slow
 def test_signing_page_tickets_single_use_for_one_record_and_step(flow):
     doc = flow.issue([{"role": "Кәсіпорын басшысы / Руководитель предприятия", "iin": NCA_IIN}])
     other = flow.issue([{"role": "Басшы / Руководитель", "iin": NCA_IIN}])
@@ -294,7 +295,6 @@ def test_signing_page_tickets_single_use_for_one_record_and_step(flow):
     assert r.status_code == 409, r.text
 
 
-@pytest.mark.slow
 def test_a_bin_needs_an_organisation_head_or_signing_right(flow):
     employee = _fields(flow.employee)             # ORGANIZATION + EMPLOYEE
     doc = flow.issue([{"role": "Қызметкер / Сотрудник", "bin": employee.bin}])
@@ -341,7 +341,6 @@ def test_openapi_documents_the_signing_endpoints(flow):
                                                            "digest"}
 
 
-@pytest.mark.slow
 def test_external_id_replay_must_name_the_same_signers(flow):
     signers = [{"role": "Басшы / Руководитель", "iin": NCA_IIN}]
     doc = flow.issue(signers)
@@ -376,7 +375,6 @@ def online(tmp_path_factory):
         yield flow
 
 
-@pytest.mark.slow
 def test_a_revoked_certificate_is_refused_when_revocation_can_be_fetched(online):
     revoked, good = _fields(online.employee), _fields(online.individual)
     raw = example("cadastral_value_act")
@@ -399,7 +397,6 @@ def test_a_revoked_certificate_is_refused_when_revocation_can_be_fetched(online)
     assert r.status_code == 200 and r.json()["status"] == "valid", r.text
 
 
-@pytest.mark.slow
 def test_the_same_signature_submitted_twice_at_once_is_accepted_once(flow):
     doc = flow.issue(_two_signers(flow))
     der = flow.cms(flow.nca, base64.b64decode(flow.step(doc)["digest"]))

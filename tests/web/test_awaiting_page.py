@@ -24,6 +24,9 @@ from signing.pki import load_dev_pki
 from store import Conflict
 from tests.conftest import example
 
+# every test here runs on an app with a LibreOffice worker (started per module)
+pytestmark = pytest.mark.slow
+
 CALLER = service.Caller("web-tests", "web-tests")
 
 
@@ -65,7 +68,6 @@ NO_FILE = {"kk": "барлық қолтаңба қойылғаннан кейі�
            "en": "once every signature is in"}
 
 
-@pytest.mark.slow
 def test_awaiting_page_says_so_masks_the_expected_and_offers_no_file(app_client):
     rt, client, keys = app_client
     record, head, official = _issue(rt, keys)
@@ -103,7 +105,6 @@ def test_awaiting_page_says_so_masks_the_expected_and_offers_no_file(app_client)
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
 
 
-@pytest.mark.slow
 def test_a_document_annulled_before_it_was_signed_shows_annulled_and_no_file(app_client):
     rt, client, keys = app_client
     record, head, _ = _issue(rt, keys)
