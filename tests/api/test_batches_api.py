@@ -14,12 +14,17 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from html import unescape
+from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -29,6 +34,9 @@ from signing.model import Indication
 from signing.verify import verify_pdf
 from tests.api.conftest import ALL_SCOPES, Live, serve
 from tests.api.helpers import DEV_HEADS, fresh, pdfsig_valid, qr_texts
+from tests.store.conftest import pg_admin, pg_cluster, pg_database  # noqa: F401 - shared fixtures
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TYPES = ("land_right_act", "cadastral_information", "address_certificate", "cadastral_value_act",
          "motivated_refusal")
@@ -381,3 +389,42 @@ def test_the_openapi_document_describes_batches(server):
     assert {"/batches/{batch_id}", "/batches/{batch_id}/items"} <= set(spec["paths"])
     assert spec["paths"]["/batches/{batch_id}"]["get"]["responses"]["200"]["content"][
         "application/json"]["schema"]["$ref"].endswith("/BatchOut")
+
+
+@pytest.mark.slow
+def test_on_postgresql_a_qujat_worker_process_does_the_batch(tmp_path, pg_database):
+    """DATABASE_URL=postgresql://…: POST /batches queues procrastinate jobs; a `qujat worker`
+    process (sharing the data folder's blobs and keys) does them; the server renders nothing."""
+    data = tmp_path / "data"
+    with serve(data, base_url=None, database_url=pg_database) as live:
+        live.add_key("issuer", *ALL_SCOPES)
+        live.add_key("batcher", "batches:run")
+        with live.client("issuer") as issuer, live.client("batcher") as batcher:
+            docs = [issue(issuer, t, "kk") for t in ("land_right_act", "address_certificate", "motivated_refusal")]
+            env = {k: v for k, v in os.environ.items() if not k.startswith("QUJAT_") and k != "DATABASE_URL"}
+            env.update(DATABASE_URL=pg_database, QUJAT_DATA_DIR=str(data), QUJAT_POOL_SIZE="1",
+                       PYTHONPATH=str(ROOT))
+            worker = subprocess.Popen([sys.executable, "-m", "qujat", "worker"], env=env, cwd=str(ROOT),
+                                      start_new_session=True)
+            try:
+                r = batcher.post("/batches", json={"ids": [d["id"] for d in docs]})
+                assert r.status_code == 202, r.text
+                done = wait(batcher, r.json(), timeout=300)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(60)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()
+            assert (done["status"], done["done"], done["failed"]) == ("finished", 3, 0), done
+            for doc in docs:
+                assert [v["number"] for v in versions(issuer, doc)] == [1, 2]
+                (event,) = [e for e in issuer.get(f"/documents/{doc['id']}/audit").json()
+                            if e["action"] == "regenerate"]
+                assert event["details"]["batch_id"] == r.json()["id"]
+                assert event["actor"].endswith(f":{worker.pid}"), event      # the worker process did it
+                assert event["details"]["worker"].endswith(f":{worker.pid}")
+            with live.client(None) as public:
+                listed = public.get(f"/v/{docs[0]['token']}.json").json()
+                assert [v["number"] for v in listed["versions"]] in ([1, 2], [2, 1])
