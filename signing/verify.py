@@ -226,18 +226,35 @@ def _anchored_path(
     return None
 
 
+def _newest(doc_stamps: list[EmbeddedPdfSignature]) -> EmbeddedPdfSignature | None:
+    """The document timestamp of the latest revision (the one validated at ``at``)."""
+    best, best_revision = None, -1
+    for ts in doc_stamps:
+        try:
+            revision = ts.signed_revision
+        except Exception:  # noqa: BLE001 - a stamp whose revision cannot be told
+            continue
+        if revision > best_revision:
+            best, best_revision = ts, revision
+    return best
+
+
 def _fetch_revinfo(
     fetcher: Fetcher,
     sigs: list[EmbeddedPdfSignature],
     anchors: list[x509.Certificate],
     dss_certs: list[x509.Certificate],
+    newest_doc_stamp: EmbeddedPdfSignature | None = None,
 ) -> tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]]:
     """OCSP and CRL for each non-anchor certificate of each signer's anchored chain
-    (both: pyHanko judges a revocation after a timestamp best with both at hand)."""
+    (both: pyHanko judges a revocation after a timestamp best with both at hand), and
+    of the newest document timestamp's TSA chain: it is the one validated now, so its
+    TSA's revocation is asked now (the older stamps and the signature timestamps are
+    validated at the time a stamp proves, with the data the file carries)."""
     crls: list[asn1_crl.CertificateList] = []
     ocsps: list[asn1_ocsp.OCSPResponse] = []
     done: set[bytes] = set()
-    for sig in sigs:
+    for sig in (*sigs, *((newest_doc_stamp,) if newest_doc_stamp is not None else ())):
         try:
             leaf = sig.signer_cert
             pool = [*sig.other_embedded_certs, *dss_certs, *anchors]
@@ -259,13 +276,14 @@ def _collect_revinfo(
     anchors: list[x509.Certificate],
     user_crls: list[asn1_crl.CertificateList],
     fetcher: Fetcher | None,
+    doc_stamps: list[EmbeddedPdfSignature] = (),
 ) -> _Revinfo:
     notes: list[FetchNote] = []
     dss_certs, dss_ocsps, dss_crls = _read_dss(reader, notes)
     crls = list(user_crls) + dss_crls
     ocsps = list(dss_ocsps)
     if fetcher is not None:
-        fetched_crls, fetched_ocsps = _fetch_revinfo(fetcher, sigs, anchors, dss_certs)
+        fetched_crls, fetched_ocsps = _fetch_revinfo(fetcher, sigs, anchors, dss_certs, _newest(doc_stamps))
         crls.extend(fetched_crls)
         ocsps.extend(fetched_ocsps)
         notes.extend(fetcher.notes)
@@ -748,7 +766,7 @@ def verify_pdf(
         return VerificationReport(signatures=())
     anchors = load_certs(trust)
     fetcher = Fetcher(policy) if policy.enabled else None
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher)
+    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps)
     trailing_ok = not _trailing_uncovered(pdf)
     review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
     for sig in sigs:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from revpki import Leaf, RevCa, to_asn1
+from revpki import Leaf, Responder, RevCa, to_asn1
 from test_ltv import DEV_FETCH, b_lta, b_t, original, short_lived, timeline  # noqa: F401 - fixtures
 from tests.signing.conftest import assert_pdfsig_all_valid
 
@@ -233,6 +233,31 @@ def test_an_old_good_ocsp_answer_does_not_hide_a_later_revocation(
     [sig_ts] = report.timestamps
     assert not sig_ts.passed and sig_ts.sub_indication in (SubIndication.REVOKED_NO_POE, SubIndication.REVOKED)
     assert fresh_then.timestamps[0].passed  # the answer itself is fine while it is fresh
+
+
+def test_online_the_newest_stamps_tsa_is_asked_now(b_t, dev_pki, pki_server):
+    """Online, the TSA chain of the newest document timestamp (the one validated now) has
+    its revocation fetched too: the archive TSA's CA revokes it after the extension, and
+    the file that passes B-LTA offline with the DSS's data is no longer B-LTA online."""
+    with Responder() as responder:
+        ca = RevCa("ARCHIVE TSA CA")
+        tsa = ca.issue("ARCHIVE TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                       key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+                       eku_critical=True, crl=[responder.url("/archive-tsa.crl")])
+        responder.routes["/archive-tsa.crl"] = (200, ca.crl())
+        archived = extend_to_blta(b_t, timestamper=dummy_timestamper(tsa), trust_roots=[dev_pki.root_cert, ca.asn1],
+                                  policy=DEV_FETCH)
+        responder.routes["/archive-tsa.crl"] = (200, ca.crl([tsa.cert]))
+        trust = [dev_pki.root_cert, ca.pem]
+
+        offline = verify_pdf(archived, trust=trust)
+        online = verify_pdf(archived, trust=trust, policy=DEV_FETCH)
+
+    assert offline.signatures[0].level is Level.B_LTA and _docs(offline)[0].passed
+    [doc] = _docs(online)
+    assert not doc.passed and doc.sub_indication in (SubIndication.REVOKED_NO_POE, SubIndication.REVOKED)
+    assert online.signatures[0].level is not Level.B_LTA
+    assert any(f.url.endswith("/archive-tsa.crl") for f in online.fetches)
 
 
 # --- what an attacker can add ----------------------------------------------------------------
