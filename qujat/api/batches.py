@@ -16,7 +16,9 @@ import datetime as dt
 import io
 import json
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
@@ -36,6 +38,7 @@ __all__ = ["router", "RUN", "MAX_REQUEST_BYTES"]
 
 RUN = "batches:run"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024     # an explicit id list of ~100,000 records fits
+RATE_WINDOW_S = 60.0                     # GET /batches/{id}: the rate over the last minute of polls
 _OPTIONS = ("dry_run", "new", "retry_failed")
 JSONL = "application/x-ndjson"
 CSV = "text/csv; charset=utf-8"
@@ -67,7 +70,9 @@ class BatchOut(BaseModel):
     finished_at: dt.datetime | None
     retry_of: uuid.UUID | None = Field(description="the batch whose failures this one retries")
     rate_per_s: float | None = Field(description="records processed (done, failed or skipped) per "
-                                                 "second since the batch was created")
+                                                 "second: while running, over the last minute of "
+                                                 "polls (the first poll: since the batch was created); "
+                                                 "finished, over the batch's life")
     eta_s: float | None = Field(description="seconds until the pending records are processed at "
                                             "that rate; null unless running")
     failures: list[FailureOut] = Field(description=f"the first {batches.FAILURES_SHOWN} failures with their "
@@ -172,7 +177,9 @@ async def post_batch(request: Request, key: ApiKey = Depends(require(RUN))) -> R
 @router.get("/{batch_id}", response_model=BatchOut, summary="A batch's live progress")
 def get_batch(batch_id: str, request: Request, key: ApiKey = Depends(require(RUN))) -> dict:
     rt = runtime(request)
-    return batch_out(batches.progress(rt, _batch_id(batch_id)), rt.clock())
+    p = batches.progress(rt, _batch_id(batch_id))
+    recent = _rates(request).recent(p.id, p.done + p.failed + p.skipped, p.status == "running")
+    return batch_out(p, rt.clock(), recent)
 
 
 @router.get(
@@ -294,13 +301,50 @@ def _batch_id(value: str) -> uuid.UUID:
         raise NotFound("no batch with this id") from None
 
 
-def batch_out(p, now: dt.datetime) -> dict:
-    """A batch's progress as the API shows it (JSON values): counts, rate and ETA, the first
-    failures with their reasons, links."""
+class Rates:
+    """What this app saw of each running batch's progress over the last `RATE_WINDOW_S` (each
+    GET is a sample, at most two a second kept): its recent rate, which an average since the
+    batch was created is not once a batch was stopped and resumed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[uuid.UUID, deque[tuple[float, int]]] = {}
+
+    def recent(self, batch_id: uuid.UUID, processed: int, running: bool) -> float | None:
+        """Records per second over the window, None until two samples a second apart."""
+        now = time.monotonic()
+        with self._lock:
+            if not running:
+                self._seen.pop(batch_id, None)
+                return None
+            seen = self._seen.setdefault(batch_id, deque())
+            if not seen or now - seen[-1][0] >= 0.5:
+                seen.append((now, processed))
+            while len(seen) > 2 and now - seen[1][0] >= RATE_WINDOW_S:
+                seen.popleft()
+            since, before = seen[0]
+            return (processed - before) / (now - since) if now - since >= 1.0 else None
+
+
+_rates_lock = threading.Lock()
+
+
+def _rates(request: Request) -> Rates:
+    with _rates_lock:
+        state = request.app.state
+        if getattr(state, "batch_rates", None) is None:
+            state.batch_rates = Rates()
+        return state.batch_rates
+
+
+def batch_out(p, now: dt.datetime, recent: float | None = None) -> dict:
+    """A batch's progress as the API shows it (JSON values): counts, rate (``recent``, what
+    `Rates` saw, else the average since it was created) and ETA, the first failures with their
+    reasons, links."""
     processed = p.done + p.failed + p.skipped
     end = p.finished_at or now
     elapsed = (end - p.created_at).total_seconds()
-    rate = processed / elapsed if processed and elapsed > 0 else None
+    rate = recent if recent is not None else processed / elapsed if processed and elapsed > 0 else None
     eta = p.pending / rate if p.status == "running" and rate else None
     here = f"/batches/{p.id}"
     return BatchOut(

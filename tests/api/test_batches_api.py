@@ -34,6 +34,7 @@ from signing.model import Indication
 from signing.verify import verify_pdf
 from tests.api.conftest import ALL_SCOPES, Live, serve
 from tests.api.helpers import DEV_HEADS, fresh, pdfsig_valid, qr_texts
+from qujat.api.batches import Rates
 from tests.store.conftest import pg_admin, pg_cluster, pg_database  # noqa: F401 - shared fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +94,10 @@ def wait(batcher, batch: dict, timeout: float = 600) -> dict:
         assert now["id"] == batch["id"] and now["links"]["self"] == f"/batches/{batch['id']}"
         assert now["done"] + now["failed"] + now["skipped"] + now["pending"] == now["total"], now
         if now["status"] != "running":
+            assert now["eta_s"] is None
             return now
+        if now["rate_per_s"]:                 # running, with a rate: the ETA is what is left at it
+            assert now["eta_s"] == pytest.approx(now["pending"] / now["rate_per_s"], abs=0.2), now
         assert time.monotonic() < deadline, f"the batch did not finish in {timeout} s: {now}"
         time.sleep(0.3)
 
@@ -428,3 +432,12 @@ def test_on_postgresql_a_qujat_worker_process_does_the_batch(tmp_path, pg_databa
             with live.client(None) as public:
                 listed = public.get(f"/v/{docs[0]['token']}.json").json()
                 assert [v["number"] for v in listed["versions"]] in ([1, 2], [2, 1])
+
+
+def test_the_rate_is_the_recent_one_and_forgotten_when_the_batch_ends():
+    rates, batch = Rates(), uuid.uuid4()
+    assert rates.recent(batch, 500, True) is None          # one sample: no rate yet (the API
+    time.sleep(1.2)                                        # then shows the average since creation)
+    rate = rates.recent(batch, 512, True)
+    assert 12 / 1.5 < rate < 12 / 1.2 + 0.01               # 12 records in ~1.2 s, not 512 in it
+    assert rates.recent(batch, 520, False) is None and batch not in rates._seen
