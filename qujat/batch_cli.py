@@ -153,7 +153,8 @@ def cmd_worker(args) -> int:
               "`qujat regenerate --workers N` starts its own workers)", file=sys.stderr)
         return EXIT_INVALID
     with open_runtime(settings, convert=True, sign=True, store=True) as rt:
-        jobs.run_worker(rt, name=args.name, concurrency=args.concurrency or settings.pool_size,
+        # one job more than LibreOffice workers: one signs and stores while the others convert
+        jobs.run_worker(rt, name=args.name, concurrency=args.concurrency or settings.pool_size + 1,
                         parent=args.parent)
     return 0
 
@@ -205,7 +206,8 @@ def register(sub) -> None:
                                    "SIGTERM; blobs in QUJAT_DATA_DIR/blobs (a shared mount when "
                                    "workers run on several machines).")
     p.add_argument("--concurrency", type=int,
-                   help="jobs at once (default: QUJAT_POOL_SIZE, the LibreOffice workers of this process)")
+                   help="jobs at once (default: QUJAT_POOL_SIZE + 1, one more than the LibreOffice "
+                        "workers of this process)")
     p.add_argument("--name", help="the worker's name in the audit trail (default: host:pid)")
     p.add_argument("--parent", type=int, help="stop when this process is gone (used by `regenerate`)")
     p.set_defaults(func=cmd_worker)

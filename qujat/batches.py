@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -358,7 +359,8 @@ def shard_worker(rt: Runtime, batch_id: uuid.UUID, shard: int, shards: int, *,
     """One local worker of `run` on SQLite: the pending items whose record id is ``shard``
     modulo ``shards``, in chunks; stops early once its parent (the coordinator) is gone."""
     stop = (lambda: os.getppid() != parent) if parent else None
-    _drain(rt, batch_id, worker_name(), shard=(shard, shards), stop=stop)
+    _drain(rt, batch_id, worker_name(), shard=(shard, shards), stop=stop,
+           threads=rt.converter.size + 1 if rt.converter is not None else 1)
 
 
 # -- internals -------------------------------------------------------------------------------
@@ -531,21 +533,34 @@ def _extended(rt: Runtime, record: Record) -> NewVersion:
 
 
 def _drain(rt: Runtime, batch_id: uuid.UUID, worker: str, *, shard: tuple[int, int] | None = None,
-           stop: Callable[[], bool] | None = None, on_chunk: Callable[[], None] | None = None) -> None:
-    """Do the batch's pending items (of one shard), a page of ids at a time, in chunks."""
+           stop: Callable[[], bool] | None = None, on_chunk: Callable[[], None] | None = None,
+           threads: int = 1) -> None:
+    """Do the batch's pending items (of one shard), a page of ids at a time, in chunks.
+    ``threads`` > 1: as many chunks at once (one thread signs and stores while another's
+    document is in LibreOffice, so that the converter pool is never idle)."""
     store, after = _store(rt), None
-    while True:
-        page = store.batch_pending(batch_id, after=after)
-        if not page:
+
+    def one(chunk: list[uuid.UUID]) -> None:
+        if stop is not None and stop():
             return
-        after = page[-1]
-        mine = [r for r in page if shard is None or r.int % shard[1] == shard[0]]
-        for i in range(0, len(mine), CHUNK):
-            if stop is not None and stop():
+        process(rt, batch_id, chunk, worker=worker, stop=stop)
+        if on_chunk is not None:
+            on_chunk()
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="batch") as pool:
+        while not (stop is not None and stop()):
+            page = store.batch_pending(batch_id, after=after)
+            if not page:
                 return
-            process(rt, batch_id, mine[i:i + CHUNK], worker=worker, stop=stop)
-            if on_chunk is not None:
-                on_chunk()
+            after = page[-1]
+            mine = [r for r in page if shard is None or r.int % shard[1] == shard[0]]
+            chunks = [mine[i:i + CHUNK] for i in range(0, len(mine), CHUNK)]
+            if threads <= 1:
+                for chunk in chunks:
+                    one(chunk)
+            else:
+                for done in pool.map(one, chunks):    # re-raises a chunk's unexpected error
+                    del done
 
 
 def _run_local(rt: Runtime, batch_id: uuid.UUID, workers: int, tick: Callable[[], None]) -> None:
