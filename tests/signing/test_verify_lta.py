@@ -285,6 +285,22 @@ def test_content_changed_after_the_document_timestamp_fails(b_lta, dev_pki, time
         assert sig.modified_after_signing
 
 
+def test_a_change_stamped_over_by_a_trusted_tsa_still_fails(b_lta, dev_pki, pki_server, timeline):
+    """Anyone can ask a public TSA to stamp a file: a content change followed by a genuine
+    document timestamp is still a change after the signature, and the new stamp's proof
+    of existence covers the change, not the signature's integrity."""
+    laundered = extend_to_blta(
+        _with_changed_page(b_lta), timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
+        policy=DEV_FETCH,
+    )
+
+    report = verify_pdf(laundered, trust=[dev_pki.root_cert], at=_years(timeline, 5))
+
+    [sig] = report.signatures
+    assert all(t.passed for t in _docs(report))  # both stamps are genuine
+    assert report.indication is Indication.TOTAL_FAILED and sig.modified_after_signing
+
+
 def test_dss_added_after_the_document_timestamp_is_allowed(b_lta, dev_pki, pki_server, timeline):
     """The control for the test above: a later DSS update (what an archive adds before the
     next stamp) is not a content change."""
