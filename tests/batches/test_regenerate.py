@@ -20,7 +20,7 @@ from store import Action
 from store.batches import RecordFilter
 from store.orm import RecordRow
 from tests.api.helpers import pdfsig_valid, qr_texts
-from tests.batches.conftest import ARCHIVE_SIZE, break_records, wait_for
+from tests.batches.conftest import ARCHIVE_SIZE, break_records
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,8 @@ def test_a_batch_gives_each_good_record_one_new_version_and_reports_the_broken(a
     assert len(rows) == ARCHIVE_SIZE and sum(r["state"] == "done" for r in rows) == ARCHIVE_SIZE - 3
 
     with archive.store() as store:
-        assert store.batch_running(BatchSpec().spec_hash) is None                    # finished: the same command would start anew
+        # finished: the same command would start a new batch
+        assert store.batch_running(BatchSpec().spec_hash) is None
         made = store.batch_versions(uuid.UUID(summary["batch"]))
         assert len(made) == ARCHIVE_SIZE - 3 and len({r for r, _ in made}) == ARCHIVE_SIZE - 3
         assert {n for _, n in made} == {2}
@@ -100,8 +101,8 @@ def test_a_batch_gives_each_good_record_one_new_version_and_reports_the_broken(a
     with archive.store() as store, store.engine.begin() as conn:
         for rid, data in saved.items():
             conn.execute(update(RecordRow).where(RecordRow.id == rid).values(data=data))
-    retry = archive.qujat("regenerate", "--retry-failed", summary["batch"], "--workers", "0" if postgres else "1",
-                          "--no-progress", "--report-dir", str(report_dir),
+    retry = archive.qujat("regenerate", "--retry-failed", summary["batch"],
+                          "--workers", "0" if postgres else "1", "--no-progress", "--report-dir", str(report_dir),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     processes.append(retry)
     out, err = retry.communicate(timeout=120)
