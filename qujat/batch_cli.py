@@ -181,7 +181,7 @@ def register(sub) -> None:
     p.add_argument("--type", action="append", metavar="TYPE", help="document type (repeatable)")
     p.add_argument("--language", action="append", metavar="LANG", help="kk, ru or kk+ru (repeatable)")
     p.add_argument("--status", action="append", metavar="STATUS",
-                   help="record status (repeatable; default: valid)")
+                   help="valid, superseded or annulled (repeatable; default: valid)")
     p.add_argument("--issued-from", metavar="YYYY-MM-DD", help="issued on or after (Kazakhstan's date)")
     p.add_argument("--issued-to", metavar="YYYY-MM-DD", help="issued on or before (Kazakhstan's date)")
     p.add_argument("--below-current-template", action="store_true",

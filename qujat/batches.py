@@ -53,7 +53,8 @@ __all__ = ["BatchKind", "BatchSpec", "BatchProgress", "DryRun", "ItemReport", "p
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("kk", "ru", "kk+ru")
-STATUSES = tuple(s.value for s in Status)
+# a record awaiting a signature is signed through its signing workflow, never re-signed here
+STATUSES = tuple(s.value for s in Status if s is not Status.AWAITING_SIGNATURE)
 FAILURES_SHOWN = 100            # failures a progress report lists (the item report has all)
 SAMPLE = 10                     # record ids a dry run shows
 CHUNK = 8                       # records per `process` call (a job on PostgreSQL)

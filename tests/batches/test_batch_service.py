@@ -55,9 +55,10 @@ def test_spec_from_json_normalises_and_names_bad_fields():
     assert spec.statuses == ("valid",) and BatchSpec.from_json(spec.to_json()) == spec
     with pytest.raises(RequestInvalid) as e:
         BatchSpec.from_json({"kind": "shred", "languages": "kk", "ids": ["x"], "issued_from": "2026-12-01",
-                             "issued_to": "2026-11-01", "below_current_template": "yes", "colour": 1})
+                             "issued_to": "2026-11-01", "below_current_template": "yes", "colour": 1,
+                             "statuses": ["valid", "awaiting_signature"]})
     assert {p.path for p in e.value.problems} == {"kind", "languages", "ids.0", "issued_to",
-                                                  "below_current_template", "colour"}
+                                                  "below_current_template", "colour", "statuses.1"}
 
 
 def test_filters_and_dry_run(svc):
