@@ -20,7 +20,20 @@ from datetime import datetime, timedelta
 
 import pytest
 from asn1crypto.ocsp import OCSPResponse
-from attacks_crypto import add_document_timestamp, dummy_timestamper, key_usage, load_holder
+from attacks_crypto import (
+    add_document_timestamp,
+    dummy_timestamper,
+    imprint,
+    key_usage,
+    load_holder,
+    read_cms,
+    replace_cms,
+    sign_with,
+    signature_value,
+    token,
+    tst_attribute,
+    with_unsigned_attrs,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -363,20 +376,63 @@ def test_forged_stamp_after_an_honest_one_changes_nothing(b_lta, attacker_tsa, d
     assert not fake.passed and not fake.used
 
 
+def _dev_signer_holder(dev_pki, dev_password) -> tuple[Leaf, list]:
+    """A dev signer's key and certificate (and its CA chain) as a holder for attacks_crypto."""
+    key, cert, chain = pkcs12.load_key_and_certificates(dev_pki.p12("enterprise-head").read_bytes(), dev_password)
+    holder = load_holder(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        cert.public_bytes(serialization.Encoding.DER),
+    )
+    return holder, [to_asn1(c) for c in chain or ()]
+
+
+@pytest.mark.parametrize("how", ["in-place", "new-revision"])
+def test_a_token_injected_after_the_stamp_gets_no_proof_of_existence(
+    how, original, dev_pki, dev_password, pki_server, sig_tsa_ca, sig_tsa, sig_tsa_revoked, timeline
+):
+    """A B-B signature archived to B-LTA; later the signature TSA's key leaks (it is revoked
+    half a year on) and a token dated before the stamp is put into the signature's unsigned
+    attributes — over the old bytes (the stamp's hash breaks) or by rewriting the signature
+    dictionary in a new revision (its /Contents then lies outside the signature's gap). The
+    token must not borrow the stamp's time: the signature does not pass."""
+    holder, chain = _dev_signer_holder(dev_pki, dev_password)
+    b_b = sign_with(original, holder, chain, reserve=32768)  # room for a token in the placeholder
+    archived = extend_to_blta(b_b, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
+                              policy=DEV_FETCH)
+
+    def with_token(ci):
+        return with_unsigned_attrs(ci, [tst_attribute(token(sig_tsa, imprint(signature_value(ci)),
+                                                            gen_time=timeline.t0))])
+
+    if how == "in-place":
+        forged = replace_cms(archived, with_token)
+    else:
+        writer = IncrementalPdfFileWriter(io.BytesIO(archived), strict=False)
+        value = writer.prev.embedded_signatures[0].sig_field.raw_get("/V")
+        value.get_object()["/Contents"] = generic.ByteStringObject(with_token(read_cms(archived)).dump())
+        writer.mark_update(value)
+        out = io.BytesIO()
+        writer.write(out)
+        forged = out.getvalue()
+    _, crl = sig_tsa_revoked
+    at = _years(timeline, 0.75)
+
+    report = verify_pdf(forged, trust=_other_tsa_trust(dev_pki, sig_tsa_ca), crls=[crl], at=at)
+
+    assert report.indication is not Indication.TOTAL_PASSED
+    injected = report.timestamps[0]
+    assert injected.kind is TimestampKind.SIGNATURE and "SIGNATURE TSA" in injected.tsa
+    assert injected.validated_at == at and not injected.passed
+
+
 def test_document_signer_key_used_as_a_tsa_gives_no_poe(
     b_t_other_tsa, sig_tsa_ca, sig_tsa_revoked, dev_pki, dev_password, timeline
 ):
     """A key whose chain the anchors trust, but that is not a time-stamping key (a dev
     signer's), stamps the file: the stamp fails the key-purpose check and proves nothing."""
     _, crl = sig_tsa_revoked
-    key, cert, chain = pkcs12.load_key_and_certificates(dev_pki.p12("enterprise-head").read_bytes(), dev_password)
-    holder = load_holder(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        cert.public_bytes(serialization.Encoding.DER),
-    )
-    forged = add_document_timestamp(
-        b_t_other_tsa, dummy_timestamper(holder, [to_asn1(c) for c in chain or ()], at=timeline.t0)
-    )
+    holder, chain = _dev_signer_holder(dev_pki, dev_password)
+    forged = add_document_timestamp(b_t_other_tsa, dummy_timestamper(holder, chain, at=timeline.t0))
     at = _years(timeline, 0.75)
 
     report = verify_pdf(forged, trust=_other_tsa_trust(dev_pki, sig_tsa_ca), crls=[crl], at=at)
