@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, Table, insert, select, text
 
+from bench.bench_convert import _cpu_seconds
 from bench.bench_docgen import e2e_vs_raw
 from bench.bench_http import _tree
 from docgen.examples import example_request
@@ -133,13 +135,17 @@ class Peak:
 
 @dataclass
 class TreeSampler:
-    """Samples the VmHWM of a process and of everything below it every ``every`` seconds."""
+    """Samples the VmHWM of a process and of everything below it every ``every`` seconds, and
+    the CPU the tree has used so far (a process that ended counts with its last sample):
+    ``cpu`` is [(time.time(), CPU seconds), …]."""
 
     root: int
     every: float = 0.2
     peaks: dict[int, Peak] = field(default_factory=dict)
+    cpu: list[tuple[float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
@@ -157,10 +163,19 @@ class TreeSampler:
             if self._stop.wait(self.every):
                 return
 
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds the tree used from ``start`` to ``end`` (time.time()), by the samples
+        around them (a little more, never less)."""
+        before = [c for t, c in self.cpu if t <= start] or [self.cpu[0][1]]
+        after = [c for t, c in self.cpu if t >= end] or [self.cpu[-1][1]]
+        return after[0] - before[-1]
+
     def sample(self) -> None:
+        now = time.time()
         for pid in _tree(self.root):
             try:
                 st = _status(pid)
+                self._cpu[pid] = _cpu_seconds(pid)
                 hwm = int(st.get("VmHWM", "0 kB").split()[0])
                 peak = self.peaks.get(pid)
                 if peak is None:
@@ -170,6 +185,7 @@ class TreeSampler:
                 peak.hwm_kb = max(peak.hwm_kb, hwm)
             except (OSError, ValueError):
                 continue             # ended between the listing and the read
+        self.cpu.append((now, sum(self._cpu.values())))
 
 
 def _met(ok: bool) -> str:
@@ -187,6 +203,7 @@ class BatchRun:
     exit_code: int
     wall_s: float
     rate: float                          # records per second, first to last item
+    cpu_per_record: float                # CPU seconds of the whole tree per record, same span
     counts: dict[str, int]
     coordinator_mb: float                # VmHWM of the coordinator (`qujat regenerate`)
     workers_mb: list[float]              # VmHWM of each worker process (`qujat batch-shard`)
@@ -229,6 +246,7 @@ def regenerate(rt, data: Path, n: int) -> BatchRun:
     summary = json.loads(out_path.read_text("utf-8").strip().splitlines()[-1])
     times = sorted(i.updated_at for i in batches.items(rt, uuid.UUID(summary["batch"])))
     span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else 0.0
+    cpu = sampler.cpu_between(times[0].timestamp(), times[-1].timestamp())
     counts = {k: summary[k] for k in ("total", "done", "failed", "skipped", "pending")}
     if counts["pending"] or counts["total"] != n:
         raise RuntimeError(f"the batch did not do all {n} records: {summary}")
@@ -238,6 +256,7 @@ def regenerate(rt, data: Path, n: int) -> BatchRun:
     workers = [p for p in peaks if p.ppid == proc.pid and "batch-shard" in p.cmdline]
     office = [p for p in peaks if p.office]
     return BatchRun(n=n, exit_code=code, wall_s=wall, rate=(len(times) - 1) / span if span else 0.0,
+                    cpu_per_record=cpu / max(1, len(times) - 1),
                     counts=counts, coordinator_mb=root.mb if root else 0.0,
                     workers_mb=[p.mb for p in workers], office_mb=[p.mb for p in office])
 
@@ -249,10 +268,12 @@ def _break_all(rt) -> None:
         conn.execute(text("UPDATE records SET data = '{}'"))
 
 
-def _raw_anchor(rt, raws: list[dict], rounds: int) -> tuple[float, float]:
-    """Raw conversion and end-to-end (render, no signing or storing) docs/s on ``rt``'s pool."""
+def _raw_anchor(rt, raws: list[dict], rounds: int) -> tuple[float, float, float]:
+    """On ``rt``'s pool: raw conversion docs/s, end-to-end (render, no signing or storing)
+    docs/s, and raw conversion's CPU per document (LibreOffice's and this process's)."""
     m = e2e_vs_raw(rt.converter, rt.renderer, raws, rounds=rounds, clients=CLIENTS)
-    return m["raw"]["docs"] / m["raw"]["wall"], m["e2e"]["docs"] / m["e2e"]["wall"]
+    cpu = statistics.median(m["raw"]["office_cpu"]) + statistics.median(m["raw"]["self_cpu"])
+    return m["raw"]["docs"] / m["raw"]["wall"], m["e2e"]["docs"] / m["e2e"]["wall"], cpu
 
 
 def _store_records(rt, n: int) -> None:
@@ -273,23 +294,29 @@ def run(n: int = 1000, n_large: int = 10000) -> list[str]:
     with _data_dir("qujat-bench-batch-") as data, \
             open_runtime(_settings(data), convert=True, sign=True, store=True) as rt:
         _store_records(rt, n)
-        raw_before, e2e_before = _raw_anchor(rt, raws, rounds=3)
+        raw_before, e2e_before, cpu_before = _raw_anchor(rt, raws, rounds=3)
         full = regenerate(rt, data, n)
-        raw_after, e2e_after = _raw_anchor(rt, raws, rounds=3)
-    raw_rate = (raw_before + raw_after) / 2
-    ratio = full.rate / raw_rate
+        raw_after, e2e_after, cpu_after = _raw_anchor(rt, raws, rounds=3)
+    raw_rate, raw_cpu = (raw_before + raw_after) / 2, (cpu_before + cpu_after) / 2
+    ratio, cpu_ratio = full.rate / raw_rate, raw_cpu / full.cpu_per_record
+    load = os.getloadavg()
     lines += [
         f"Batch regeneration of {n} records (one-page land-right act, ru): `qujat regenerate --workers "
         f"{WORKERS}` (SQLite; {WORKERS} worker processes, 1 LibreOffice each), against raw conversion "
         f"of the same DOCX on a warm {WORKERS}-worker pool fed by {CLIENTS} threads, measured right "
         f"before and right after",
-        f"raw conversion                      {raw_rate:6.2f} docs/s (before {raw_before:.2f}, after {raw_after:.2f})",
+        f"raw conversion                      {raw_rate:6.2f} docs/s (before {raw_before:.2f}, after "
+        f"{raw_after:.2f}); CPU {raw_cpu * 1000:.0f} ms per document",
         f"  (end-to-end render, no signing or storing: {(e2e_before + e2e_after) / 2:.2f} docs/s)",
         f"regeneration (render, sign, store)  {full.rate:6.2f} records/s between the first and the last "
         f"record ({full.counts['done']} done, {full.counts['failed']} failed; the whole command "
-        f"{full.wall_s:.0f} s with the workers' start)",
+        f"{full.wall_s:.0f} s with the workers' start); CPU {full.cpu_per_record * 1000:.0f} ms per "
+        f"record (coordinator, workers, their LibreOffice)",
         f"regeneration / raw                  {ratio * 100:6.1f} %   floor {FLOOR * 100:.0f} % "
         f"{_met(ratio >= FLOOR)}, goal {GOAL * 100:.0f} % {_met(ratio >= GOAL)}",
+        f"  the same ratio from CPU per document (less sensitive to other load): {cpu_ratio * 100:.1f} %   "
+        f"floor {_met(cpu_ratio >= FLOOR)}, goal {_met(cpu_ratio >= GOAL)}; load average "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs (other processes share them)",
         f"peak RSS, full regeneration of {n}: {_mem(full)}",
     ]
     # -- memory in N: the render-free path over n and n_large records --------------------------
