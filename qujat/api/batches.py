@@ -232,8 +232,13 @@ def _retry(rt, batch_id: uuid.UUID, caller: service.Caller) -> tuple[int, dict]:
 def _submit(rt, batch) -> None:
     """Hand a running batch to the job engine, unless a thread of this process drains it
     already (SQLite: `batches.submit` starts one per call; on PostgreSQL it queues only the
-    chunks no job holds, so calling it again is harmless)."""
+    chunks no job holds, so calling it again is harmless). A batch with nothing pending (its
+    filters matched nothing, or only annulled records) is finished here: no job would ever
+    finish it, and the same filters would resume it forever."""
     if batch.status != "running":
+        return
+    if batch.pending == 0:
+        batches.run(rt, batch.id, workers=0)       # nothing to do: returns at once, finished
         return
     if not batches.is_postgresql(rt) and any(
             t.name == f"batch-{batch.id}" and t.is_alive() for t in threading.enumerate()):

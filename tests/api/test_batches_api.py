@@ -441,3 +441,22 @@ def test_the_rate_is_the_recent_one_and_forgotten_when_the_batch_ends():
     rate = rates.recent(batch, 512, True)
     assert 12 / 1.5 < rate < 12 / 1.2 + 0.01               # 12 records in ~1.2 s, not 512 in it
     assert rates.recent(batch, 520, False) is None and batch not in rates._seen
+
+
+def test_a_batch_with_nothing_to_do_finishes_at_once(issuer, batcher):
+    doc = issue(issuer)
+    assert issuer.post(f"/documents/{doc['id']}/annul", json={"reason": "қате / ошибка"}).status_code == 200
+    for body, skipped in (({"ids": [doc["id"]]}, 1),                          # annulled: skipped
+                          ({"ids": [doc["id"]], "types": ["cadastral_value_act"]}, 0)):  # nothing
+        r = batcher.post("/batches", json=body)
+        assert r.status_code == 202, r.text
+        batch = r.json()
+        assert (batch["status"], batch["total"], batch["skipped"], batch["pending"]) == \
+            ("finished", skipped, skipped, 0), batch
+        assert batch["finished_at"] and batch["eta_s"] is None
+        lines = [json.loads(line) for line in batcher.get(batch["links"]["items"]).text.splitlines()]
+        assert [(line["record_id"], line["state"], line["reason"]) for line in lines] == \
+            [(doc["id"], "skipped", "annulled")] * skipped
+        again = batcher.post("/batches", json=body)                  # finished: not resumed
+        assert again.status_code == 202 and again.json()["id"] != batch["id"]
+    assert [v["number"] for v in versions(issuer, doc)] == [1]
