@@ -53,6 +53,10 @@ __all__ = ["BatchKind", "BatchSpec", "BatchProgress", "DryRun", "ItemReport", "p
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("kk", "ru", "kk+ru")
+#: Why a record its officials signed themselves is skipped by a regeneration (an LTV extension
+#: adds no signature and takes it).
+OFFICIALS_SIGNED = ("signed by its officials with their own EDS: a new version needs their "
+                    "signatures (issue it again with signers)")
 # a record awaiting a signature is signed through its signing workflow, never re-signed here
 STATUSES = tuple(s.value for s in Status if s is not Status.AWAITING_SIGNATURE)
 FAILURES_SHOWN = 100            # failures a progress report lists (the item report has all)
@@ -474,6 +478,9 @@ def _classifier(rt: Runtime, spec: BatchSpec) -> Callable[[Candidate], str | Non
             return False
         if c.status == Status.ANNULLED.value and not spec.include_annulled:
             return "annulled"
+        if c.officials_signed and spec.kind is BatchKind.REGENERATE:
+            # the server's keys never stand in for an official's own signature
+            return OFFICIALS_SIGNED
         return None
 
     return classify

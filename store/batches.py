@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.errors import NotFound
 from store.model import Action, NewVersion, Status, Version
-from store.orm import BatchItemRow, BatchRow, RecordRow, VersionRow
+from store.orm import BatchItemRow, BatchRow, RecordRow, SigningStateRow, VersionRow
 
 __all__ = ["BatchSteps", "RecordFilter", "BatchInfo", "BatchItem", "Candidate"]
 
@@ -58,6 +58,7 @@ class Candidate:
     language: str
     status: str
     templates: Mapping[str, Any]       # of its current version
+    officials_signed: bool = False     # its officials signed it with their own EDS (signing state)
 
 
 @dataclass(frozen=True)
@@ -291,13 +292,16 @@ class BatchSteps:
 
 
 _END = object()                  # a paging cursor past the last page
+# whether the record's officials sign it themselves (it has a signing state: store.signing)
+_OFFICIALS = (exists().where(SigningStateRow.__table__.c.record_id == _RECORDS.c.id)
+              .label("officials"))
 
 
 def _candidate_page(s: Session, where: RecordFilter, after: uuid.UUID | None,
                     limit: int) -> tuple[list[Candidate], Any]:
     """One page of matching records after ``after`` and the cursor of the next page (`_END`)."""
     r, v = _RECORDS, _VERSIONS
-    q = (select(r.c.id, r.c.type, r.c.language, r.c.status, v.c.templates)
+    q = (select(r.c.id, r.c.type, r.c.language, r.c.status, v.c.templates, _OFFICIALS)
          .join(v, and_(v.c.record_id == r.c.id, v.c.number == r.c.current_version)))
     if where.types:
         q = q.where(r.c.type.in_(list(where.types)))
@@ -326,13 +330,14 @@ def _candidate_page(s: Session, where: RecordFilter, after: uuid.UUID | None,
 
 def _rows(s: Session, q) -> list[Candidate]:
     return [Candidate(id=x.id, type=x.type, language=x.language, status=x.status,
-                      templates=x.templates) for x in s.execute(q)]
+                      templates=x.templates, officials_signed=bool(x.officials))
+            for x in s.execute(q)]
 
 
 def _failed_page(s: Session, batch_id: uuid.UUID, after: uuid.UUID | None,
                  limit: int) -> tuple[list[Candidate], Any]:
     r, v, i = _RECORDS, _VERSIONS, _ITEMS
-    q = (select(r.c.id, r.c.type, r.c.language, r.c.status, v.c.templates)
+    q = (select(r.c.id, r.c.type, r.c.language, r.c.status, v.c.templates, _OFFICIALS)
          .join(i, and_(i.c.record_id == r.c.id, i.c.batch_id == batch_id, i.c.state == "failed"))
          .join(v, and_(v.c.record_id == r.c.id, v.c.number == r.c.current_version)))
     if after is not None:

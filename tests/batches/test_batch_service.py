@@ -184,3 +184,19 @@ def test_the_public_page_lists_both_versions_and_serves_each(svc):
         html = http.get(f"/v/{record.token}")
         assert html.status_code == 200
         assert 'id="version-1"' in html.text and 'id="version-2"' in html.text
+
+
+def test_records_signed_by_officials_are_skipped_by_a_regeneration_not_by_an_extension(svc):
+    """The server's keys never stand in for an official's own signature; a B-LTA extension adds
+    no signature and takes such a record."""
+    from store.batches import Candidate
+
+    rt, ids = svc
+    signed_by_officials = Candidate(id=uuid.uuid4(), type="cadastral_value_act", language="kk",
+                                    status="valid", templates={}, officials_signed=True)
+    server_signed = dataclasses.replace(signed_by_officials, officials_signed=False)
+    regenerate = batches._classifier(rt, BatchSpec())
+    extend = batches._classifier(rt, BatchSpec(kind=BatchKind.EXTEND_LTV))
+    assert regenerate(signed_by_officials) == batches.OFFICIALS_SIGNED
+    assert regenerate(server_signed) is None
+    assert extend(signed_by_officials) is None

@@ -108,3 +108,21 @@ def test_paging_by_explicit_ids(store):
     wanted = tuple(r.id for r in records[::2]) + (uuid.uuid4(),)
     pages = list(store.batch_candidates(RecordFilter(ids=wanted), page=2))
     assert [c.id for p in pages for c in p] == sorted(r.id for r in records[::2])
+
+
+def test_a_candidate_tells_whether_its_officials_signed_it(store, clock):
+    """A regeneration must not re-sign with the server's keys what officials signed themselves:
+    the store marks such candidates (qujat.batches skips them)."""
+    from tests.store.test_store_signing import _awaiting, _final, _signed, _step
+
+    server_signed = new_record(store, doc_type="cadastral_value_act")
+    officials = _awaiting(store)
+    store.accept_signature(officials.id, index=0, signed=_signed(0), actor="a", details={},
+                           next_step=_step(b"two"))
+    store.accept_signature(officials.id, index=1, signed=_signed(1), actor="a", details={},
+                           final=_final(clock))
+    marks = {c.id: c.officials_signed for page in store.batch_candidates(RecordFilter()) for c in page}
+    assert marks == {server_signed.id: False, officials.id: True}
+    batch = _batch(store, classify=lambda c: "officials" if c.officials_signed else None)
+    assert batch.counts == {"pending": 1, "skipped": 1}
+    assert store.batch_pending(batch.id) == [server_signed.id]
