@@ -34,7 +34,9 @@ def cmd_serve(args) -> int:
 
 def cmd_issue(args) -> int:
     """Render, sign and store one request, as POST /documents does; write the signed PDF and
-    the DOCX into --out and print the record as JSON."""
+    the DOCX into --out and print the record as JSON. A request with `signers` makes a record
+    awaiting its officials' signatures: no file is written, and the JSON carries the first
+    signer's digest (`signing`, as GET /documents/{id}/signing gives it)."""
     try:
         raw = Path(args.request).read_bytes() if args.request != "-" else sys.stdin.buffer.read()
     except OSError as e:
@@ -70,6 +72,16 @@ def cmd_issue(args) -> int:
             print(f"qujat issue: {e}", file=sys.stderr)
             return EXIT_INVALID
         record = issued.record
+        if record.status.value == "awaiting_signature":      # officials sign it themselves
+            from qujat import signflow
+
+            print(json.dumps({
+                "id": str(record.id), "token": record.token, "status": record.status.value,
+                "created": issued.created,
+                "verification_url": f"{settings.public_base_url}/v/{record.token}",
+                "signing": signflow.next_step(rt, record.id).to_json(),
+            }, ensure_ascii=False))
+            return 0
         _, pdf = service.current_file(rt, record.id, "pdf")
         _, docx = service.current_file(rt, record.id, "docx")
         versions = service.versions(rt, record.id)

@@ -177,7 +177,8 @@ class Store(BatchSteps, SigningSteps):
                     action: Action = Action.REGENERATE, status: Status | None = None) -> Version:
         """Version n+1 of a live record (regeneration, or a signature that changed the PDF),
         with its audit event; ``status`` (if given) becomes the record's status. `Conflict` on
-        an annulled record."""
+        an annulled record and on one that has no version yet (awaiting its officials'
+        signatures: store.signing writes its version 1)."""
         _text("actor", actor, 128)
         record_id, action = _uuid(record_id), Action(action)
         if status is not None and Status(status) is Status.ANNULLED:
@@ -188,6 +189,10 @@ class Store(BatchSteps, SigningSteps):
             row = self._locked(s, record_id)
             if row.status == Status.ANNULLED.value:
                 raise Conflict(f"record {record_id} is annulled", record_id=record_id)
+            if s.get(VersionRow, (record_id, row.current_version)) is None:
+                # awaiting its officials' signatures: store.signing writes its version 1
+                raise Conflict(f"record {record_id} is awaiting its officials' signatures "
+                               "(it has no version yet)", record_id=record_id)
             number = row.current_version + 1
             version = _version_row(record_id, number, content, pdf_sha256, docx_sha256, now)
             s.add(version)

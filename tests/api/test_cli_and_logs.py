@@ -3,6 +3,7 @@ what gets logged: no API key, key password or private key appears in any log lin
 a full issue / annul / verify run (uvicorn's own logs included)."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -95,6 +96,24 @@ def test_qujat_issue_renders_signs_and_stores_without_http(env, tmp_path):
         stored = store.by_token(record["token"])
         assert str(stored.id) == record["id"] and stored.client_id == "cli"
         assert store.audit(stored.id)[0].actor.startswith("cli:")
+
+
+def test_qujat_issue_with_signers_makes_a_record_awaiting_them_and_writes_no_file(env, tmp_path):
+    body = fresh("cadastral_value_act", "ru")
+    body["signers"] = [{"role": "Директор филиала", "bin": "151140007895"}]
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps(body, ensure_ascii=False))
+    out = tmp_path / "out"
+    done = qujat(env, "issue", str(request), "--out", str(out))
+    assert done.returncode == 0, done.stderr.decode()
+    (line,) = done.stdout.decode().splitlines()
+    record = json.loads(line)
+    assert record["status"] == "awaiting_signature" and record["created"] is True
+    signing = record["signing"]
+    assert signing["signer_index"] == 0 and signing["digest_algorithm"] == "sha256"
+    assert len(base64.b64decode(signing["digest"])) == 32
+    assert signing["expected"]["bin"] == "151140007895"
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_qujat_issue_with_its_own_key(env, tmp_path):

@@ -132,3 +132,13 @@ def test_a_ticket_is_only_for_a_record_awaiting_a_signature(store, clock):
         store.add_signing_ticket(record.id, "0" * 64, expires_at=clock() + dt.timedelta(minutes=5), actor="a")
     with pytest.raises(NotFound):
         store.signing_ticket("0" * 64)
+
+
+def test_a_record_awaiting_signatures_gets_no_version_from_add_version(store):
+    """Only the last accepted signature writes an awaiting record's version 1."""
+    record = _awaiting(store)
+    with pytest.raises(Conflict, match="awaiting"):
+        store.add_version(record.id, _final(lambda: dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc)),
+                          actor="cli:test")
+    assert store.versions(record.id) == () and store.get(record.id).current_version == 1
+    assert [e.action.value for e in store.audit(record.id)] == ["issue"]
