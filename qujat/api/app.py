@@ -61,6 +61,10 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = 
                 settings, convert=True, sign=True, store=True, clock=clock or utc_now))
             app.state.verifier = verify.Verifier()
             stack.callback(app.state.verifier.close)
+            # batches run in this process (SQLite) stop after their current record, before
+            # the runtime they use closes
+            app.state.batch_runner = batches.Runner()
+            stack.callback(app.state.batch_runner.close)
             # Everything built so far (modules, the app, the runtime) lives as long as the process:
             # out of the cyclic collector's sight, whose full collections would otherwise walk it
             # all again and again (about 1 ms per issued document, in pauses of ~0.1 s).

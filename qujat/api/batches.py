@@ -3,11 +3,12 @@
 ``POST /batches`` takes a batch's filters (`qujat.batches.BatchSpec`'s JSON) and three options of
 the request itself — ``dry_run`` (count and sample, nothing created), ``new`` (a new batch even if
 an unfinished one has the same filters) and ``retry_failed`` (a batch id: retry just its failed
-records, no filters) — and hands the batch to the job engine (`qujat.batches.submit`: procrastinate
-jobs on PostgreSQL, a background thread of this process on SQLite). ``GET /batches/{id}`` is its
-live progress with rate and ETA; ``GET /batches/{id}/items`` streams the per-record report as JSON
-lines or CSV. The router is thin: every rule (filters, resumption, exactly one version per record,
-the audit events) lives in `qujat.batches`.
+records, no filters) — and hands the batch on (`Runner`: procrastinate jobs on PostgreSQL, done by
+`qujat worker` processes; on SQLite a thread of this process, stopped after its current record
+when the app shuts down, so that nothing is marked failed by a restart). ``GET /batches/{id}`` is
+its live progress with rate and ETA; ``GET /batches/{id}/items`` streams the per-record report as
+JSON lines or CSV. Every rule (filters, resumption, exactly one version per record, the audit
+events) lives in `qujat.batches`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import threading
 import time
 import uuid
@@ -34,7 +36,9 @@ from qujat.api.errors import ApiError
 from qujat.api.schemas import ErrorOut
 from store import ApiKey, NotFound
 
-__all__ = ["router", "RUN", "MAX_REQUEST_BYTES"]
+__all__ = ["router", "Runner", "RUN", "MAX_REQUEST_BYTES"]
+
+log = logging.getLogger(__name__)
 
 RUN = "batches:run"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024     # an explicit id list of ~100,000 records fits
@@ -165,11 +169,11 @@ async def post_batch(request: Request, key: ApiKey = Depends(require(RUN))) -> R
     options, filters = _options(body)
     rt, caller = runtime(request), service.Caller.from_api_key(key)
     if options["retry_failed"] is not None:
-        status, answer = await run_in_threadpool(_retry, rt, options["retry_failed"], caller)
+        status, answer = await run_in_threadpool(_retry, rt, runner(request), options["retry_failed"], caller)
     elif options["dry_run"]:
         status, answer = 200, await run_in_threadpool(_dry_run, rt, filters)
     else:
-        status, answer = await run_in_threadpool(_start, rt, filters, caller, options["new"])
+        status, answer = await run_in_threadpool(_start, rt, runner(request), filters, caller, options["new"])
     headers = {"Location": answer["links"]["self"]} if status == 202 else {}
     return JSONResponse(answer, status_code=status, headers=headers)
 
@@ -210,40 +214,95 @@ def _dry_run(rt, filters: Mapping[str, Any]) -> dict:
                      sample=list(found.sample)).model_dump(mode="json")
 
 
-def _start(rt, filters: Mapping[str, Any], caller: service.Caller, new: bool) -> tuple[int, dict]:
+def _start(rt, runs: Runner, filters: Mapping[str, Any], caller: service.Caller,
+           new: bool) -> tuple[int, dict]:
     spec = _spec(filters)
     try:
         batch, resumed = batches.start(rt, spec, caller=caller, new=new)
     except RequestInvalid as e:        # an id that names no record; an LTV extension without a TSA
         raise _invalid([(p.path, p.message) for p in e.problems]) from None
-    _submit(rt, batch)
+    runs.submit(rt, batch)
     return (200 if resumed else 202), batch_out(batches.progress(rt, batch.id), rt.clock())
 
 
-def _retry(rt, batch_id: uuid.UUID, caller: service.Caller) -> tuple[int, dict]:
+def _retry(rt, runs: Runner, batch_id: uuid.UUID, caller: service.Caller) -> tuple[int, dict]:
     try:
         batch = batches.retry_failed(rt, batch_id, caller=caller)
     except NotFound:
         raise _invalid([("retry_failed", "no batch with this id")]) from None
-    _submit(rt, batch)
+    runs.submit(rt, batch)
     return 202, batch_out(batches.progress(rt, batch.id), rt.clock())
 
 
-def _submit(rt, batch) -> None:
-    """Hand a running batch to the job engine, unless a thread of this process drains it
-    already (SQLite: `batches.submit` starts one per call; on PostgreSQL it queues only the
-    chunks no job holds, so calling it again is harmless). A batch with nothing pending (its
-    filters matched nothing, or only annulled records) is finished here: no job would ever
-    finish it, and the same filters would resume it forever."""
-    if batch.status != "running":
-        return
-    if batch.pending == 0:
-        batches.run(rt, batch.id, workers=0)       # nothing to do: returns at once, finished
-        return
-    if not batches.is_postgresql(rt) and any(
-            t.name == f"batch-{batch.id}" and t.is_alive() for t in threading.enumerate()):
-        return
-    batches.submit(rt, batch.id)
+class Runner:
+    """Who does the batches this app hands on. PostgreSQL: the job engine (`batches.submit`
+    queues procrastinate jobs; `qujat worker` processes do them). SQLite: a thread of this
+    process per batch over the app's runtime, taking the pending items a chunk at a time
+    (`batches.process`: exactly once per item), which `close` — called before the runtime
+    closes — stops after its current record: the rest stay pending, not failed, and the same
+    filters posted again resume them."""
+
+    PASSES = 3                         # rounds over the pending items (a chunk may fail to commit)
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: dict[uuid.UUID, threading.Thread] = {}
+
+    def submit(self, rt, batch) -> None:
+        """Have a running batch done (once per batch in this process). A batch with nothing
+        pending (its filters matched nothing, or only annulled records) is finished at once."""
+        if batch.status != "running":
+            return
+        if batch.pending == 0:
+            batches.run(rt, batch.id, workers=0)       # nothing to do: returns at once, finished
+            return
+        if batches.is_postgresql(rt):
+            batches.submit(rt, batch.id)               # queues only the chunks no job holds
+            return
+        with self._lock:
+            running = self._threads.get(batch.id)
+            if self._stop.is_set() or (running is not None and running.is_alive()):
+                return
+            thread = threading.Thread(target=self._drain, args=(rt, batch.id), name=f"batch-{batch.id}",
+                                      daemon=True)
+            self._threads[batch.id] = thread
+            thread.start()
+
+    def close(self, timeout: float = 120) -> None:
+        """Stop every batch thread after its current record; wait for them."""
+        self._stop.set()
+        with self._lock:
+            threads = list(self._threads.values())
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _drain(self, rt, batch_id: uuid.UUID) -> None:
+        worker, stop = f"{batches.worker_name()}:api", self._stop.is_set
+        try:
+            for _ in range(self.PASSES):
+                chunk: list[uuid.UUID] = []
+                for item in batches.items(rt, batch_id):
+                    if stop():
+                        return
+                    if item.state == "pending":
+                        chunk.append(item.record_id)
+                    if len(chunk) == batches.CHUNK:
+                        batches.process(rt, batch_id, chunk, worker=worker, stop=stop)
+                        chunk = []
+                if chunk and not stop():
+                    batches.process(rt, batch_id, chunk, worker=worker, stop=stop)
+                now = batches.progress(rt, batch_id)
+                if stop() or now.status != "running" or now.pending == 0:
+                    return
+        except Exception:  # noqa: BLE001 - the batch stays running; posting it again resumes it
+            log.exception("batch %s: its thread stopped", batch_id)
+
+
+def runner(request: Request) -> Runner:
+    """The app's `Runner` (made by `create_app`, closed by its lifespan)."""
+    return request.app.state.batch_runner
 
 
 # -- helpers ---------------------------------------------------------------------------------------

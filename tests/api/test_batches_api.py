@@ -460,3 +460,30 @@ def test_a_batch_with_nothing_to_do_finishes_at_once(issuer, batcher):
         again = batcher.post("/batches", json=body)                  # finished: not resumed
         assert again.status_code == 202 and again.json()["id"] != batch["id"]
     assert [v["number"] for v in versions(issuer, doc)] == [1]
+
+
+@pytest.mark.slow
+def test_a_server_restart_leaves_the_rest_pending_and_the_same_post_resumes_it(tmp_path):
+    """SQLite: the server's batch thread stops after its current record when the server shuts
+    down (nothing marked failed); after the restart the same POST resumes the batch (200)."""
+    data, n = tmp_path / "data", 24
+    with serve(data, pool_size=1, base_url=None) as first:
+        keys = {"issuer": first.add_key("issuer", *ALL_SCOPES), "batcher": first.add_key("batcher", "batches:run")}
+        with first.client("issuer") as issuer, first.client("batcher") as batcher:
+            docs = [issue(issuer) for _ in range(n)]
+            r = batcher.post("/batches", json={"ids": [d["id"] for d in docs]})
+            assert r.status_code == 202, r.text
+            started = r.json()
+    # the first server is gone (its lifespan stopped the batch thread, then closed the runtime)
+    with serve(data, pool_size=1, base_url=None) as second:
+        second.keys.update(keys)
+        with second.client("issuer") as issuer, second.client("batcher") as batcher:
+            stopped = batcher.get(started["links"]["self"]).json()
+            assert stopped["status"] == "running" and stopped["failed"] == 0, stopped
+            assert stopped["pending"] > 0 and stopped["done"] + stopped["pending"] == n, stopped
+            again = batcher.post("/batches", json={"ids": [d["id"] for d in reversed(docs)]})
+            assert again.status_code == 200 and again.json()["id"] == started["id"], again.text
+            done = wait(batcher, started)
+            assert (done["status"], done["done"], done["failed"]) == ("finished", n, 0), done
+            for doc in docs:
+                assert [v["number"] for v in versions(issuer, doc)] == [1, 2]
