@@ -122,13 +122,18 @@ def _check(indication: Indication) -> str:
 
 
 def signer_views(report: VerificationReport | None, stored: tuple, officials: tuple[dict, ...]) -> list[SignerView]:
-    """One view per signature: from the verification ``report`` (what the PDF holds), else from
-    the ``stored`` `store.SignatureInfo`s marked "error". A signer that the document's data name
+    """One view per signature: from the verification ``report`` (what the PDF holds; the time
+    from a timestamp, else from ``stored``), else from the ``stored`` `store.SignatureInfo`s
+    marked "error". A signer that the document's data name
     (``officials``: full_name, position) gets that spelling of the name and the position."""
     by_name = {_key(o["full_name"]): o for o in officials}
     views = []
     if report is not None:
-        for sig in report.signatures:
+        # when: a TSA's time, else when the service took the signature (what it stored: for an
+        # official's two-step signature the moment the CMS was accepted, not the moment the PDF
+        # was prepared, which the signature dictionary's /M holds), else what the PDF claims
+        taken = [info.time for info in stored] if len(stored) == len(report.signatures) else []
+        for i, sig in enumerate(report.signatures):
             f = sig.signer
             name = f.common_name or ""
             if f.given_name and f.given_name.casefold() not in name.casefold():
@@ -140,7 +145,7 @@ def signer_views(report: VerificationReport | None, stored: tuple, officials: tu
                 organization=f.organization,
                 position=official["position"] if official else None,
                 role=None if official and official["position"] else (roles[0] if roles else None),
-                signed_at=sig.timestamp_time or sig.signing_time,
+                signed_at=sig.timestamp_time or (taken[i] if taken else sig.signing_time),
                 check=_check(sig.indication), indication=sig.indication.value,
                 sub_indication=sig.sub_indication.value if sig.sub_indication else None))
         return views

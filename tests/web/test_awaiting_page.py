@@ -123,3 +123,26 @@ def test_a_document_annulled_before_it_was_signed_shows_annulled_and_no_file(app
         signflow.submit(rt, record.id, make_detached_cms(digest, keys["authority-head"]), caller=CALLER)
     assert refused.value.status == 409 and refused.value.code == "not_awaiting"
     assert rt.store.versions(record.id) == ()
+
+
+def test_the_page_shows_when_each_official_signed_not_when_the_pdf_was_prepared(tmp_path):
+    """The signature dictionary's /M is written when the PDF is prepared for a signer, which may
+    be days before the official signs; the page shows when the service took each signature."""
+    import datetime as dt
+
+    now = [dt.datetime.now(dt.timezone.utc).replace(microsecond=0)]
+    settings = Settings(data_dir=tmp_path / "data", pool_size=1, public_base_url="https://qujat.test")
+    with TestClient(create_app(settings, clock=lambda: now[0])) as client:
+        rt = client.app.state.runtime
+        pki = load_dev_pki(settings.dev_pki_dir)
+        password = read_secret(file=pki.password_file)
+        keys = {label: load_pkcs12(pki.p12(label), password) for label in ("enterprise-head", "authority-head")}
+        record, _, _ = _issue(rt, keys)
+        now[0] += dt.timedelta(days=2, hours=3)
+        _sign(rt, record, keys["enterprise-head"])
+        first = now[0]
+        now[0] += dt.timedelta(days=5)
+        _sign(rt, record, keys["authority-head"])
+        facts = client.get(f"/v/{record.token}.json").json()
+    assert facts["status"] == "valid"
+    assert [dt.datetime.fromisoformat(s["signed_at"]) for s in facts["signatures"]] == [first, now[0]]
