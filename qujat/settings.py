@@ -28,6 +28,8 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_VERIFY_ONLINE           | false                         | fetch CRL/OCSP when verifying              |
 | QUJAT_FETCH_ALLOW_PRIVATE     | false                         | let those fetches reach private addresses  |
 | QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
+| QUJAT_NCALAYER_URL            | wss://127.0.0.1:13579         | where the signing page's script finds      |
+|                               |                               | NCALayer on the official's computer        |
 
 Signing level. With a timestamp service configured and no QUJAT_SIGN_LEVEL, documents are signed
 at B-LT: the signature timestamp plus, in the document security store, the CRLs and OCSP answers
@@ -107,6 +109,7 @@ class Settings:
     fetch_allow_private: bool = False
     fetch_time_budget: float = 10.0
     database_url: str | None = field(default=None, repr=False)
+    ncalayer_url: str = "wss://127.0.0.1:13579"
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -140,6 +143,11 @@ class Settings:
             raise SettingsError(f"QUJAT_SIGN_LEVEL {self.sign_level} needs QUJAT_TSA_URL")
         if self.tsa_url is not None and urlsplit(self.tsa_url).scheme not in ("http", "https"):
             raise SettingsError(f"QUJAT_TSA_URL: expected an http(s) URL, got {self.tsa_url!r}")
+        nca = urlsplit(self.ncalayer_url)
+        if nca.scheme not in ("ws", "wss") or not nca.hostname or nca.path not in ("", "/") \
+                or nca.query or nca.fragment or any(c in self.ncalayer_url for c in "'\"<> ;"):
+            raise SettingsError("QUJAT_NCALAYER_URL: expected ws(s)://host:port such as "
+                                f"wss://127.0.0.1:13579, got {self.ncalayer_url!r}")
 
     def today(self, utc_now: dt.datetime | None = None) -> dt.date:
         """The calendar date in the configured time zone now (or at ``utc_now``)."""
@@ -205,4 +213,6 @@ class Settings:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
         if (v := get("DATABASE_URL")) is not None:
             kw["database_url"] = v
+        if (v := get("QUJAT_NCALAYER_URL")) is not None:
+            kw["ncalayer_url"] = v.rstrip("/")
         return cls(**kw)
