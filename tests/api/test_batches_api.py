@@ -406,8 +406,9 @@ def test_on_postgresql_a_qujat_worker_process_does_the_batch(tmp_path, pg_databa
         with live.client("issuer") as issuer, live.client("batcher") as batcher:
             docs = [issue(issuer, t, "kk") for t in ("land_right_act", "address_certificate", "motivated_refusal")]
             env = {k: v for k, v in os.environ.items() if not k.startswith("QUJAT_") and k != "DATABASE_URL"}
+            # the same public base URL as the API: the new versions' QR codes are made from it
             env.update(DATABASE_URL=pg_database, QUJAT_DATA_DIR=str(data), QUJAT_POOL_SIZE="1",
-                       PYTHONPATH=str(ROOT))
+                       QUJAT_PUBLIC_BASE_URL=live.base_url, PYTHONPATH=str(ROOT))
             worker = subprocess.Popen([sys.executable, "-m", "qujat", "worker"], env=env, cwd=str(ROOT),
                                       start_new_session=True)
             try:
@@ -431,7 +432,9 @@ def test_on_postgresql_a_qujat_worker_process_does_the_batch(tmp_path, pg_databa
                 assert event["details"]["worker"].endswith(f":{worker.pid}")
             with live.client(None) as public:
                 listed = public.get(f"/v/{docs[0]['token']}.json").json()
-                assert [v["number"] for v in listed["versions"]] in ([1, 2], [2, 1])
+                assert sorted(v["number"] for v in listed["versions"]) == [1, 2]
+            pdf = issuer.get(f"/documents/{docs[0]['id']}/pdf").content
+            assert set(qr_texts(pdf, tmp_path)) == {docs[0]["verification_url"]}   # paper copies still work
 
 
 def test_the_rate_is_the_recent_one_and_forgotten_when_the_batch_ends():
