@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = 
     public, verify_limits = None, []
     if web is not None:
         options = public_options or web.PublicOptions()
-        public = web.public_router if public_options is None else web.make_public_router(options)
+        public = web.make_public_router(options, ncalayer_url=settings.ncalayer_url)
         verify_limits = [Depends(web.rate_limit("compare", options))]
     app.include_router(documents.router)
     app.include_router(batches.router)

@@ -3,7 +3,7 @@ Jinja2, kk / ru / en, no JavaScript), its JSON, the PDF download and upload-and-
 official's signing page ``/sign/{id}?ticket=…`` (`qujat.web.signpage`: the document's pages, a
 "Sign" button that asks NCALayer for a CMS over the digest).
 
-The HTTP app includes `public_router` (both); it reads the records through
+The HTTP app includes `make_public_router(options, ncalayer_url=…)` (both); it reads the records through
 ``app.state.runtime.store``. Citizens' personal data are masked (`qujat.web.mask`); the
 verification code is read with `docgen.tokens.canonical_token` (case, separators and look-alike
 letters do not matter).
@@ -17,7 +17,7 @@ from qujat.web.routes import PublicOptions, rate_limit
 from qujat.web.routes import make_public_router as make_public_pages
 from qujat.web.signpage import DEFAULT_NCALAYER_URL, make_sign_router
 
-__all__ = ["public_router", "make_public_router", "make_public_pages", "make_sign_router", "PublicOptions",
+__all__ = ["make_public_router", "make_public_pages", "make_sign_router", "PublicOptions",
            "RateLimits", "rate_limit", "DEFAULT_NCALAYER_URL"]
 
 
@@ -30,6 +30,3 @@ def make_public_router(options: PublicOptions | None = None, *,
     router.include_router(make_sign_router(ncalayer_url=ncalayer_url))
     return router
 
-
-#: The public pages with the default limits and the signing page with the real NCALayer's URL.
-public_router = make_public_router()

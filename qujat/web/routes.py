@@ -91,7 +91,7 @@ def _state(request: Request, options: PublicOptions) -> _State:
 
 def rate_limit(kind: str = "compare", options: PublicOptions | None = None):
     """A FastAPI dependency that counts a call against the client's ``kind`` budget — the same
-    counters as the public pages' (with equal ``options``: by default those of `public_router`),
+    counters as the public pages' (with equal ``options``: by default those of `make_public_router()`),
     so that an upload to ``/verify`` and one to ``/v/{token}/compare`` share one budget:
 
         @router.post("/verify", dependencies=[Depends(rate_limit("compare"))])
@@ -147,7 +147,8 @@ class _Page:
         return response
 
 
-def _runtime(request: Request):
+def runtime_of(request: Request):
+    """The app's runtime (built by its lifespan); the web pages read records through it."""
     rt = getattr(request.app.state, "runtime", None)
     if rt is None or rt.store is None:
         raise RuntimeError("the app has no runtime with a records store (app.state.runtime)")
@@ -193,7 +194,7 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
         except TokenError as e:
             return None, e.reason
         try:
-            return _runtime(request).store.by_token(canonical), None
+            return runtime_of(request).store.by_token(canonical), None
         except NotFound:
             return None, "unknown"
 
@@ -238,7 +239,7 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
         if record is None:
             return JSONResponse({"code": "not_found", "message": "no document with this verification code",
                                  "reason": why}, status_code=404)
-        if _unsigned(_runtime(request), record):
+        if _unsigned(runtime_of(request), record):
             body = _awaiting_json(request, record)
         else:
             body = _as_json(request, _summary(request, record, _state(request, options)))
@@ -257,8 +258,8 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
             return answer
         if token != record.token:             # typed: lower case, grouped, O for 0 … → one URL
             return RedirectResponse(page.url(f"/v/{record.token}"), status_code=308)
-        if _unsigned(_runtime(request), record):
-            return page.html("awaiting.html", **_awaiting_context(page, _runtime(request), record))
+        if _unsigned(runtime_of(request), record):
+            return page.html("awaiting.html", **_awaiting_context(page, runtime_of(request), record))
         summary = _summary(request, record, _state(request, options))
         return page.html("page.html", **_page_context(page, summary, limit_mb))
 
@@ -269,10 +270,10 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
         page, record, answer = opened(request, token, "download")
         if answer is not None:
             return answer
-        store = _runtime(request).store
+        store = runtime_of(request).store
         number = record.current_version if version is None else version
         found = [v for v in store.versions(record.id) if v.number == number]
-        if not found and _unsigned(_runtime(request), record):
+        if not found and _unsigned(runtime_of(request), record):
             awaiting = record.status is Status.AWAITING_SIGNATURE
             return page.html("message.html", 409, None, heading=_status(record, page.lang)["text"],
                              message=text("awaiting.no_file" if awaiting else "status.annulled.note", page.lang),
@@ -329,7 +330,7 @@ def make_public_router(options: PublicOptions | None = None) -> APIRouter:
             return refuse(400, "upload.empty")
         if size > options.max_upload_bytes:
             return refuse(413, "upload.too_large")
-        versions = await run_in_threadpool(_runtime(request).store.versions, record.id)
+        versions = await run_in_threadpool(runtime_of(request).store.versions, record.id)
         matched = next((v for v in versions if hmac.compare_digest(v.pdf_sha256, digest)), None)
         return page.html("compare.html", 200, None, **_compare_context(page, record, matched, digest, filename, size))
 
@@ -363,7 +364,7 @@ class _Summary:
 
 
 def _summary(request: Request, record, state: _State) -> _Summary:
-    rt = _runtime(request)
+    rt = runtime_of(request)
     store = rt.store
     versions = store.versions(record.id)
     current = next(v for v in versions if v.number == record.current_version)
@@ -375,7 +376,7 @@ def _summary(request: Request, record, state: _State) -> _Summary:
 
 
 def _as_json(request: Request, s: _Summary) -> dict[str, Any]:
-    r, rt = s.record, _runtime(request)
+    r, rt = s.record, runtime_of(request)
     base = rt.settings.public_base_url.rstrip("/")
     return {
         "token": r.token,
@@ -532,7 +533,7 @@ def _awaiting_context(page: _Page, rt, record) -> dict[str, Any]:
 
 
 def _awaiting_json(request: Request, record) -> dict[str, Any]:
-    rt = _runtime(request)
+    rt = runtime_of(request)
     base = rt.settings.public_base_url.rstrip("/")
     description = describe(record.type, record.data, issued_on=rt.settings.today(record.created_at))
     progress = _progress(rt, record)

@@ -48,7 +48,7 @@ from qujat.web.facts import describe
 from qujat.web.i18n import LANGUAGE_NAMES, LANGS, negotiate
 from qujat.web.i18n import text as public_text
 from qujat.web.mask import mask_iin
-from qujat.web.routes import _runtime
+from qujat.web.routes import runtime_of
 from store import Conflict, NotFound
 
 __all__ = ["make_sign_router", "DEFAULT_NCALAYER_URL", "WORDS", "words"]
@@ -358,7 +358,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         if record_id is None:
             return None, (404, "not_found")
         try:
-            signflow.check_ticket(_runtime(request), record_id, ticket)
+            signflow.check_ticket(runtime_of(request), record_id, ticket)
         except signflow.TicketInvalid as exc:
             status = _ticket_refusal(exc)
             return None, (status, "ticket.gone" if status == 410 else "ticket.denied")
@@ -379,7 +379,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         rid, refused = opened(request, record_id, ticket)
         if refused is not None:
             return message(request, *refused)
-        rt = _runtime(request)
+        rt = runtime_of(request)
         record = rt.store.get(rid)
         public = f"{page_of(request)[1]}/v/{record.token}?lang={page_of(request)[0]}"
         try:
@@ -423,7 +423,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         if refused is not None:
             return Response(status_code=refused[0], headers=headers)
         try:
-            pdf = signflow.pending_pdf(_runtime(request), rid)
+            pdf = signflow.pending_pdf(runtime_of(request), rid)
         except Conflict:
             return Response(status_code=409, headers=headers)
         pages = _pages(request)
@@ -475,7 +475,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
             return json_error(403, "ticket_invalid", "a signing ticket is required")
         if rid is None:
             return json_error(404, "not_found", "no such record")
-        rt = _runtime(request)
+        rt = runtime_of(request)
         try:
             record = await run_in_threadpool(signflow.submit_with_ticket, rt, rid, ticket, der)
         except signflow.TicketInvalid as exc:

@@ -35,7 +35,8 @@ def api(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sign-digest") / "data"
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))
     settings = Settings(data_dir=data_dir, pool_size=1, public_base_url="https://qujat.test",
-                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)))
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        ncalayer_url="wss://127.0.0.1:24680")
     app = create_app(settings, clock=lambda: NOW)
     with TestClient(app, follow_redirects=False) as client:
         _, key = app.state.runtime.store.create_api_key("integrator", ["documents:issue", "documents:read"],
@@ -108,5 +109,6 @@ def test_a_cms_over_another_documents_digest_is_refused_and_the_ticket_url_opens
     assert url.startswith(f"https://qujat.test/sign/{first['id']}?ticket=")
     page = client.get(url.removeprefix("https://qujat.test"), headers={"Authorization": ""})
     assert page.status_code == 200, page.text
-    assert "wss://127.0.0.1:13579" in page.headers["content-security-policy"]   # the real NCALayer
+    csp = page.headers["content-security-policy"]         # QUJAT_NCALAYER_URL reaches the page
+    assert "wss://127.0.0.1:24680" in csp and "13579" not in csp
     assert client.get(url.removeprefix("https://qujat.test") + "x").status_code == 403
