@@ -1,6 +1,7 @@
-"""What qujat assumes about its dependencies: the two pyHanko internals of
-``signing._compat`` (checked at import, used when signing) and certomancer being an
-optional, development-only dependency (the ``devpki`` extra)."""
+"""What qujat assumes about its dependencies: the three pyHanko internals of
+``signing._compat`` (checked at import: the PDF/A metadata kept and the signing-certificate
+attribute cached when signing, hex strings read in one pass when reading) and certomancer being
+an optional, development-only dependency (the ``devpki`` extra)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ def _python(code: str, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_installed_pyhanko_is_the_tested_minor_and_has_both_hooks():
+def test_installed_pyhanko_is_the_tested_minor_and_has_every_hook():
     assert compat.PYHANKO_VERSION.startswith(compat.TESTED_PYHANKO + ".")
     assert compat.SIGNING_CERTIFICATE_CACHED
+    assert compat.HEX_STRINGS_FAST
 
 
 class _Writer:
