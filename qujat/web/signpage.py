@@ -14,7 +14,8 @@ signature (`submit_with_ticket`). A missing or unknown ticket, or one of another
 an expired or used one is 410; either as a page in the official's language (kk / ru / en, as the
 public page chooses it). No key material reaches the server: only the CMS that NCALayer made.
 The ticket stays on our origin: ``Referrer-Policy: no-referrer``, a CSP that allows connections
-only to this origin and the NCALayer URL, ``Cache-Control: no-store``.
+only to this origin and the NCALayer URL, ``Cache-Control: no-store``; the servers' access logs
+write ``ticket=<redacted>`` (`RedactTickets`, installed by `make_sign_router`).
 
 The NCALayer URL is the router's option (`make_sign_router(ncalayer_url=…)`), by default the
 real app's ``wss://127.0.0.1:13579``; tests point it at a stand-in.
@@ -51,7 +52,7 @@ from qujat.web.mask import mask_iin
 from qujat.web.routes import runtime_of
 from store import Conflict, NotFound
 
-__all__ = ["make_sign_router", "DEFAULT_NCALAYER_URL", "WORDS", "words"]
+__all__ = ["make_sign_router", "DEFAULT_NCALAYER_URL", "WORDS", "words", "RedactTickets", "redact_access_logs"]
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,37 @@ def _pages(request: Request) -> _Pages:
         return pages
 
 
+# -- access logs ------------------------------------------------------------------------------
+
+_TICKET_IN_QUERY = re.compile(r"(?<=[?&;])ticket=[^&;\s\"]*")
+#: Servers' access loggers, which write a request's path with its query string.
+ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access", "hypercorn.access")
+
+
+class RedactTickets(logging.Filter):
+    """Writes ``ticket=<redacted>`` for a signing ticket in an access log line: the ticket opens
+    the document until it is used or expires, and logs are read by more people than the
+    official (a proxy in front logs on its own: configure it likewise)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "ticket=" in a for a in record.args):
+            record.args = tuple(_TICKET_IN_QUERY.sub("ticket=<redacted>", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str) and "ticket=" in record.msg and not record.args:
+            record.msg = _TICKET_IN_QUERY.sub("ticket=<redacted>", record.msg)
+        return True
+
+
+_REDACT_TICKETS = RedactTickets()
+
+
+def redact_access_logs() -> None:
+    """Install `RedactTickets` on the servers' access loggers (idempotent; `make_sign_router`
+    calls it, so every app that serves the signing page has it)."""
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).addFilter(_REDACT_TICKETS)
+
+
 # -- the router -------------------------------------------------------------------------------
 
 def _ticket_refusal(exc: BaseException) -> int:
@@ -301,6 +333,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
     (``wss://`` or ``ws://``, a host and a port; the CSP allows exactly that)."""
     if not _URL.match(ncalayer_url):
         raise ValueError(f"ncalayer_url {ncalayer_url!r}: give ws[s]://host:port")
+    redact_access_logs()
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(ncalayer_url))
     headers = {
         "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -452,7 +485,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
                 return json_error(413, "too_large", f"the body is larger than {MAX_CMS_BODY} bytes")
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):   # nested past the parser's depth
             return JSONResponse({"code": "invalid_request", "message": "the body is not JSON",
                                  "problems": [{"path": "", "message": "expected a JSON object"}]},
                                 status_code=400, headers=headers)
