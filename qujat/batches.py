@@ -44,7 +44,7 @@ from docgen.model import DocumentType
 from qujat import service
 from qujat.runtime import Runtime
 from store import Action, NewVersion, NotFound, Record, Status
-from store.batches import BatchInfo, Candidate, RecordFilter
+from store.batches import BatchAlreadyRunning, BatchInfo, Candidate, RecordFilter
 
 __all__ = ["BatchKind", "BatchSpec", "BatchProgress", "DryRun", "ItemReport", "plan", "start",
            "retry_failed", "process", "submit", "run", "progress", "items", "worker_name",
@@ -233,9 +233,12 @@ def start(rt: Runtime, spec: BatchSpec, *, caller: service.Caller,
         running = store.batch_running(spec.spec_hash)
         if running is not None:
             return _progress(store.batch_resumed(running.id, caller.actor), store), True
-    info = store.batch_create(kind=spec.kind.value, spec=spec.to_json(), spec_hash=spec.spec_hash,
-                              actor=caller.actor, where=_filter(rt, spec),
-                              classify=_classifier(rt, spec), cancel_running=new)
+    try:
+        info = store.batch_create(kind=spec.kind.value, spec=spec.to_json(), spec_hash=spec.spec_hash,
+                                  actor=caller.actor, where=_filter(rt, spec),
+                                  classify=_classifier(rt, spec), cancel_running=new)
+    except BatchAlreadyRunning as e:   # another coordinator created it a moment before: resume it
+        return _progress(store.batch_resumed(e.running.id, caller.actor), store), True
     log.info("batch %s started by %s: %d records", info.id, caller.actor, info.total)
     return _progress(info, store), False
 
@@ -251,8 +254,11 @@ def retry_failed(rt: Runtime, batch_id: uuid.UUID, *, caller: service.Caller) ->
     if running is not None:
         return _progress(store.batch_resumed(running.id, caller.actor), store)
     classify = _classifier(rt, dataclasses.replace(spec, below_current_template=False))
-    info = store.batch_create(kind=original.kind, spec=spec.to_json(), spec_hash=spec_hash,
-                              actor=caller.actor, where=None, classify=classify, retry_of=batch_id)
+    try:
+        info = store.batch_create(kind=original.kind, spec=spec.to_json(), spec_hash=spec_hash,
+                                  actor=caller.actor, where=None, classify=classify, retry_of=batch_id)
+    except BatchAlreadyRunning as e:
+        return _progress(store.batch_resumed(e.running.id, caller.actor), store)
     return _progress(info, store)
 
 

@@ -11,7 +11,9 @@ the record's current version and writes the audit event. Blobs are written befor
 addressed: the loser of a race leaves nothing behind that a retry would not reuse.
 
 Creating a batch is one transaction too: the batch row, one item per matching record (records are
-read in pages by id, never all at once) and the ``batch_start`` audit event.
+read in pages by id, never all at once) and the ``batch_start`` audit event. At most one batch of
+a spec runs (a partial unique index, migration 0004): of two creations of the same spec at once,
+the second raises `BatchAlreadyRunning` naming the first, which its caller then resumes.
 """
 from __future__ import annotations
 
@@ -25,11 +27,11 @@ from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.errors import NotFound
+from store.errors import Conflict, NotFound
 from store.model import Action, NewVersion, Status, Version
 from store.orm import BatchItemRow, BatchRow, RecordRow, SigningStateRow, VersionRow
 
-__all__ = ["BatchSteps", "RecordFilter", "BatchInfo", "BatchItem", "Candidate"]
+__all__ = ["BatchSteps", "RecordFilter", "BatchInfo", "BatchItem", "Candidate", "BatchAlreadyRunning"]
 
 PAGE = 500                       # records read (and items inserted) per round trip
 _BATCHES, _ITEMS = BatchRow.__table__, BatchItemRow.__table__
@@ -86,6 +88,14 @@ class BatchItem:
     updated_at: dt.datetime
 
 
+class BatchAlreadyRunning(Conflict):
+    """`batch_create` lost a race: another batch of the same spec is running (``running``)."""
+
+    def __init__(self, running: "BatchInfo"):
+        super().__init__(f"batch {running.id} of the same spec is running")
+        self.running = running
+
+
 # A candidate → None (take it, pending) or the reason it is skipped; False: not part of the batch.
 Classify = Callable[[Candidate], "str | None | bool"]
 
@@ -121,7 +131,26 @@ class BatchSteps:
         """A new batch with an item per record that ``where`` matches (or, with ``retry_of``,
         per failed item of that batch) and ``classify`` keeps, and its ``batch_start`` audit
         event — one transaction. ``cancel_running``: an unfinished batch of the same spec is
-        cancelled in it (its pending items are left alone)."""
+        cancelled in it (its pending items are left alone). `BatchAlreadyRunning` if another
+        creation of the same spec committed first (the partial unique index on running batches
+        refuses this one; nothing of it is written)."""
+        for attempt in range(2):
+            try:
+                return self._batch_create(kind=kind, spec=spec, spec_hash=spec_hash, actor=actor,
+                                          where=where, classify=classify, retry_of=retry_of,
+                                          cancel_running=cancel_running)
+            except IntegrityError:
+                running = self.batch_running(spec_hash)
+                if running is not None:
+                    raise BatchAlreadyRunning(running) from None
+                if attempt:            # not the running-batch index: a real error
+                    raise
+                # the winner finished (or was cancelled) meanwhile: once more
+        raise AssertionError("unreachable")
+
+    def _batch_create(self, *, kind: str, spec: Mapping[str, Any], spec_hash: str, actor: str,
+                      where: RecordFilter | None, classify: Classify, retry_of: uuid.UUID | None,
+                      cancel_running: bool) -> BatchInfo:
         now = self._clock()
         batch_id = _new_batch_id(now)
         counts = {"pending": 0, "skipped": 0}

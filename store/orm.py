@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint, Uuid)
+                        MetaData, String, Text, UniqueConstraint, Uuid, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -171,7 +171,12 @@ class BatchRow(Base):
     __tablename__ = "batches"
     __table_args__ = (CheckConstraint(_in("kind", BATCH_KINDS), name="kind"),
                       CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
-                      Index("ix_batches_spec_hash_status", "spec_hash", "status"))
+                      Index("ix_batches_spec_hash_status", "spec_hash", "status"),
+                      # at most one running batch per spec (migration 0004): of two coordinators
+                      # starting the same spec at once, one inserts it, the other resumes it
+                      Index("ux_batches_running_spec_hash", "spec_hash", unique=True,
+                            sqlite_where=text("status = 'running'"),
+                            postgresql_where=text("status = 'running'")))
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

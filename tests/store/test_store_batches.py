@@ -6,12 +6,12 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import Action
-from store.batches import RecordFilter
-from store.orm import VersionRow
+from store.batches import BatchAlreadyRunning, RecordFilter
+from store.orm import BatchItemRow, BatchRow, VersionRow
 from tests.store.helpers import content, new_record
 
 
@@ -126,3 +126,47 @@ def test_a_candidate_tells_whether_its_officials_signed_it(store, clock):
     batch = _batch(store, classify=lambda c: "officials" if c.officials_signed else None)
     assert batch.counts == {"pending": 1, "skipped": 1}
     assert store.batch_pending(batch.id) == [server_signed.id]
+
+
+def test_creations_of_one_spec_racing_make_one_running_batch(store):
+    """Coordinators that start the same new spec at the same moment (each saw no running batch):
+    the partial unique index of migration 0004 lets one create it; every other creation writes
+    nothing and names the winner, whom its caller resumes."""
+    records = [new_record(store) for _ in range(3)]
+    barrier, outcomes = threading.Barrier(4), []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(("created", _batch(store).id))
+        except BatchAlreadyRunning as e:
+            outcomes.append(("lost", e.running.id))
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    created = [b for what, b in outcomes if what == "created"]
+    assert len(outcomes) == 4 and len(created) == 1, outcomes
+    assert {b for _, b in outcomes} == set(created)
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(BatchRow)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(BatchItemRow)).scalar() == len(records)
+    assert store.batch_running("a" * 64).id == created[0]
+
+
+def test_only_running_batches_of_a_spec_are_unique(store):
+    """A finished or cancelled batch of a spec does not stop a new one; two running ones cannot be."""
+    new_record(store)
+    first = _batch(store)
+    again = store.batch_create(kind="regenerate", spec={"t": 1}, spec_hash="a" * 64, actor="cli:test",
+                               where=RecordFilter(), classify=lambda c: None, cancel_running=True)
+    assert store.batch_get(first.id).status == "cancelled" and again.status == "running"
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(update(BatchRow).where(BatchRow.id == first.id).values(status="running"))
+    assert store.batch_finish_if_done(again.id, "cli:test") is False      # one item pending
+    with store.engine.begin() as conn:
+        conn.execute(update(BatchRow).where(BatchRow.id == again.id).values(status="finished"))
+    third = _batch(store)
+    assert third.status == "running" and third.id not in (first.id, again.id)

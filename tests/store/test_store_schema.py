@@ -3,16 +3,19 @@ PostgreSQL alike; the packaged alembic.ini works from the command line; the back
 as documented (SQLite: WAL, foreign keys, busy timeout)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 import threading
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from store import Store, db
 from store.orm import Base
@@ -141,3 +144,44 @@ def test_stores_opening_an_empty_database_at_once_migrate_it_once(database_url, 
     with Store.open(database_url, blob_dir) as store, store.engine.connect() as conn:
         assert conn.scalar(text("SELECT version_num FROM alembic_version")) == _head()
         assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+
+
+def test_migration_0004_keeps_one_running_batch_per_spec(database_url, blob_dir):
+    """A database where a race already left two running batches of one spec: upgrading to 0004
+    cancels the older one, then the partial unique index refuses a second running batch (a
+    finished one of the same spec stays allowed); the ORM names the same index."""
+    Store.open(database_url, blob_dir).close()
+    engine = db.create(database_url)
+    rows = ("INSERT INTO batches (id, kind, spec, spec_hash, status, actor, total, created_at) "
+            "VALUES (:id, 'regenerate', '{}', :h, :status, 'cli:test', 0, :at)")
+    try:
+        db.downgrade(engine, "0003")
+        old, new = uuid.UUID(int=1), uuid.UUID(int=2)
+        at = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+        with engine.begin() as conn:
+            for bid, status, when in ((old, "running", at), (new, "running", at + dt.timedelta(1)),
+                                      (uuid.UUID(int=3), "finished", at)):
+                conn.execute(text(rows), {"id": _uuid(engine, bid), "h": "a" * 64, "status": status,
+                                          "at": _when(engine, when)})
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            status = dict(conn.execute(text("SELECT id, status FROM batches")).all())
+        assert sorted(status.values()) == ["cancelled", "finished", "running"]
+        assert status[_uuid(engine, new)] == "running"
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(rows), {"id": _uuid(engine, uuid.UUID(int=4)), "h": "a" * 64,
+                                      "status": "running", "at": _when(engine, at)})
+        names = {i["name"] for i in inspect(engine).get_indexes("batches")}
+        assert "ux_batches_running_spec_hash" in names
+        assert any(i.name == "ux_batches_running_spec_hash" and i.unique
+                   for i in Base.metadata.tables["batches"].indexes)
+    finally:
+        engine.dispose()
+
+
+def _uuid(engine, value: uuid.UUID):
+    return value if engine.dialect.name == "postgresql" else value.hex
+
+
+def _when(engine, value: dt.datetime):
+    return value if engine.dialect.name == "postgresql" else value.strftime("%Y-%m-%d %H:%M:%S.%f")
