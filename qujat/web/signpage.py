@@ -61,7 +61,9 @@ DEFAULT_NCALAYER_URL = "wss://127.0.0.1:13579"
 MAX_CMS_BODY = 256 * 1024              # a CMS with a TSP token is ~10 KiB; its base64 in JSON
 PAGE_WIDTH_PX = 1240                   # a page image's width (sharp on a phone at 3x, legible on a desktop)
 RENDER_TIMEOUT_S = 20.0
+RENDER_WAIT_S = 15.0                   # how long a page request waits for a poppler slot
 MAX_PAGES = 50
+MAX_RENDERS = 2                        # poppler processes at once per app (the page images)
 _CACHE_ENTRIES = 64
 
 _ENV = Environment(loader=PackageLoader("qujat.web", "templates"), autoescape=True,
@@ -214,24 +216,52 @@ _ASSETS = {"sign.js": "text/javascript; charset=utf-8", "sign.css": "text/css; c
 
 # -- page images ------------------------------------------------------------------------------
 
+class PagesBusy(RuntimeError):
+    """No poppler slot came free in time (the page answers 503)."""
+
+
 class _Pages:
-    """Page counts and PNGs of PDFs by their SHA-256, a few kept (in the app's state)."""
+    """Page counts and PNGs of PDFs by their SHA-256, a few kept (in the app's state). At most
+    `MAX_RENDERS` poppler processes run at once (a request waits up to `RENDER_WAIT_S` for a
+    slot, then `PagesBusy`), and a page that is being made is made once: the other requests for
+    it wait for that result."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: collections.OrderedDict[tuple[str, int], Any] = collections.OrderedDict()
+        self._making: dict[tuple[str, int], threading.Event] = {}
+        self._slots = threading.BoundedSemaphore(MAX_RENDERS)
 
     def _cached(self, key: tuple[str, int], make):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > _CACHE_ENTRIES:
-                self._items.popitem(last=False)
-        return value
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+                making = self._making.get(key)
+                if making is None:
+                    making = self._making[key] = threading.Event()
+                    break
+            # another request makes it: wait, then take it from the cache (or, if that failed,
+            # make it ourselves)
+            if not making.wait(RENDER_WAIT_S + RENDER_TIMEOUT_S):
+                raise PagesBusy("the page is still being rendered")
+        try:
+            if not self._slots.acquire(timeout=RENDER_WAIT_S):
+                raise PagesBusy(f"{MAX_RENDERS} pages are being rendered; none finished in {RENDER_WAIT_S:g} s")
+            try:
+                value = make()
+            finally:
+                self._slots.release()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > _CACHE_ENTRIES:
+                    self._items.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                self._making.pop(key, None)
+            making.set()
 
     def count(self, pdf: bytes) -> int:
         return self._cached((hashlib.sha256(pdf).hexdigest(), 0), lambda: _page_count(pdf))
@@ -466,7 +496,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
             png = pages.png(pdf, n)
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
             log.warning("signing page %s: page %d cannot be rendered: %s", rid, n, exc)
-            return Response(status_code=503, headers=headers)
+            return Response(status_code=503, headers={**headers, "Retry-After": "5"})
         return Response(png, media_type="image/png", headers={**headers, "Cache-Control": "private, no-store"})
 
     @router.post("/sign/{record_id}/signature", summary="Post the official's CMS (base64 DER)",

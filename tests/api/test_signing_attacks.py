@@ -16,13 +16,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from asn1crypto import algos, cms, core, keys, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,8 +36,8 @@ from qujat.settings import Settings
 from signing.deferred import make_detached_cms
 from signing.keys import KeptKeySigner
 from signing.pki import init_dev_pki
-from tests.api.conftest import free_port
 from tests.api.test_signing_flow import BASE_URL, NCA, NCA_IIN, NOW, Clock, Flow, _two_signers
+from tests.web.test_signing_page import uvicorn_thread
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -361,50 +361,96 @@ def test_the_signing_page_post_answers_bad_bodies_with_4xx(flow, body, status, p
     signflow.check_ticket(flow.runtime, doc["id"], ticket)          # still good
 
 
-def test_the_ticket_and_full_iins_stay_out_of_the_server_logs(flow, caplog):
-    """A real uvicorn server with its access log on, over the module's runtime: the official's
-    page, a page image, a refused and an accepted signature, then the page again. The log holds
-    the paths, never the ticket; no log record names the expected IIN in full."""
+@pytest.fixture(scope="module")
+def served(flow):
+    """The signing page over the module's runtime, served by a real uvicorn with its access log
+    on (what `qujat serve` runs): its base URL."""
     from fastapi import FastAPI
 
     from qujat.web.signpage import make_sign_router
 
-    doc = flow.issue(_one_signer())
-    ticket = _ticket(flow, doc)
     app = FastAPI()
     app.state.runtime = flow.runtime
     app.include_router(make_sign_router())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           access_log=True, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    with uvicorn_thread(app, access_log=True) as url:
+        yield url
+
+
+def test_the_ticket_and_full_iins_stay_out_of_the_server_logs(flow, served, caplog):
+    """The official's page, a page image, a refused and an accepted signature, then the page
+    again, through uvicorn: its access log holds the paths, never the ticket; no log record names
+    the expected IIN in full."""
+    doc = flow.issue(_one_signer())
+    ticket = _ticket(flow, doc)
     digest = _digest(flow, doc)
-    with caplog.at_level(logging.DEBUG):
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline
-            time.sleep(0.05)
-        try:
-            base, q = f"http://127.0.0.1:{port}", {"ticket": ticket}
-            with httpx.Client(base_url=base, timeout=60) as http:
-                assert http.get(f"/sign/{doc['id']}", params=q).status_code == 200
-                assert http.get(f"/sign/{doc['id']}/pages/1.png", params=q).status_code == 200
-                wrong = base64.b64encode(flow.cms(flow.individual, digest)).decode()
-                assert http.post(f"/sign/{doc['id']}/signature", params=q, json={"cms": wrong}).status_code == 422
-                right = base64.b64encode(flow.cms(flow.nca, digest)).decode()
-                assert http.post(f"/sign/{doc['id']}/signature", params=q, json={"cms": right}).status_code == 200
-                assert http.get(f"/sign/{doc['id']}", params=q).status_code == 410
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+    with caplog.at_level(logging.DEBUG), httpx.Client(base_url=served, timeout=60) as http:
+        q = {"ticket": ticket}
+        assert http.get(f"/sign/{doc['id']}", params=q).status_code == 200
+        assert http.get(f"/sign/{doc['id']}/pages/1.png", params=q).status_code == 200
+        wrong = base64.b64encode(flow.cms(flow.individual, digest)).decode()
+        assert http.post(f"/sign/{doc['id']}/signature", params=q, json={"cms": wrong}).status_code == 422
+        right = base64.b64encode(flow.cms(flow.nca, digest)).decode()
+        assert http.post(f"/sign/{doc['id']}/signature", params=q, json={"cms": right}).status_code == 200
+        assert http.get(f"/sign/{doc['id']}", params=q).status_code == 410
     server_side = [r for r in caplog.records if r.name.startswith(("uvicorn", "qujat", "store", "signing"))]
     access = [r.getMessage() for r in server_side if r.name == "uvicorn.access"]
     assert len(access) >= 5 and any(f"/sign/{doc['id']}/signature" in m for m in access), access
     texts = [r.getMessage() for r in server_side]
     assert not [m for m in texts if ticket in m], "the ticket is in the log"
     assert not [m for m in texts if NCA_IIN in m], "a full IIN is in the log"
-    assert any("ticket=" in m and "redacted" in m for m in access), access
+    assert any("ticket=<redacted>" in m for m in access), access
+
+
+def _poppler_children() -> int:
+    """How many pdftoppm / pdfinfo processes this process runs now."""
+    me, n = os.getpid(), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        comm, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        n += comm in ("pdftoppm", "pdfinfo") and int(rest[1]) == me
+    return n
+
+
+def test_page_images_render_a_few_at_a_time(flow, served):
+    """Twelve requests at once for a fresh document's page images (the same page, and every
+    page): poppler runs at most `MAX_RENDERS` processes at once (8 ran before the limit), and
+    every answer is the PNG, a 404 for a page past the last, or a 503 (never a 500)."""
+    from qujat.web.signpage import MAX_RENDERS
+
+    doc = flow.issue(_two_signers(flow))
+    ticket = _ticket(flow, doc)
+    peak, stop = [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _poppler_children())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    statuses: list[int] = []
+    start = threading.Barrier(12)
+
+    def fetch(n: int) -> None:
+        with httpx.Client(base_url=served, timeout=120) as http:
+            start.wait()
+            r = http.get(f"/sign/{doc['id']}/pages/{n}.png", params={"ticket": ticket})
+            statuses.append(r.status_code)
+            assert r.status_code != 200 or r.content.startswith(b"\x89PNG")
+
+    threads = [threading.Thread(target=fetch, args=(1 if i % 2 else 1 + i // 2,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    stop.set()
+    watcher.join()
+    assert len(statuses) == 12 and set(statuses) <= {200, 404, 503}, statuses
+    assert statuses.count(200) >= 2, statuses
+    assert 1 <= peak[0] <= MAX_RENDERS, peak[0]
 
 
 def test_the_signers_role_is_text_on_the_page_and_in_its_script_data(flow):

@@ -78,12 +78,12 @@ def sign_app(runtime, ncalayer_url: str) -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="module")
-def sign_site(site, layer):
-    """That app served by uvicorn on loopback (the browser's origin): its URL."""
+@contextlib.contextmanager
+def uvicorn_thread(app, **config):
+    """``app`` served by uvicorn on loopback in a thread (``config``: more uvicorn options): its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(sign_app(site.runtime, layer.url), host="127.0.0.1", port=port,
-                                           log_config=None, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                           lifespan="off", **config))
     thread = threading.Thread(target=server.run, name=f"uvicorn-sign-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -95,6 +95,13 @@ def sign_site(site, layer):
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def sign_site(site, layer):
+    """That app served by uvicorn on loopback (the browser's origin): its URL."""
+    with uvicorn_thread(sign_app(site.runtime, layer.url), log_level="warning") as url:
+        yield url
 
 
 @pytest.fixture
