@@ -13,7 +13,8 @@ same thing with a local key (``qujat sign-digest``, tests).
 
 Step 3, :func:`embed`: the CMS is checked and written into the placeholder. It is
 refused (a :class:`DeferredSigningError` subclass, nothing written, the prepared bytes
-untouched) unless it is one SignedData, detached, content type id-data, SHA-256, whose
+untouched) unless it is one SignedData, detached, content type id-data, SHA-256, carrying at
+most :data:`MAX_CMS_CERTS` certificates (two at most with one subject; timestamp tokens too), whose
 signed message-digest is the prepared digest, whose signature over the signed attributes
 verifies with the certificate inside it, whose certificate passes the key-purpose policy
 (``keypurpose.signer_problem``: nonRepudiation, not a CA, a document-signing EKU) and,
@@ -287,7 +288,44 @@ def _parse_cms_unguarded(der: bytes) -> tuple[cms.SignedData, cms.SignerInfo, by
             raise BadCms(f"the CMS needs exactly one {attr.replace('_', '-')} signed attribute") from exc
     if find_unique_cms_attribute(si["signed_attrs"], "content_type").native != "data":
         raise BadCms("the CMS content-type signed attribute is not id-data")
+    _check_cert_sets(sd, si)
     return sd, si, bytes(find_unique_cms_attribute(si["signed_attrs"], "message_digest").native)
+
+
+#: Certificates a CMS (and each timestamp token in it) may carry: the signer's, its CAs and a
+#: spare, at most two with one subject (a renewed or cross-certified CA). Many certificates
+#: claiming one name make a chain builder try every ordering of them (8 took 7.6 s, 10 minutes).
+MAX_CMS_CERTS = 10
+MAX_CERTS_PER_SUBJECT = 2
+
+
+def _cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
+    certs = [c.chosen for c in signed_data["certificates"]] if signed_data["certificates"] else []
+    if len(certs) > MAX_CMS_CERTS:
+        return f"{what} carries {len(certs)} certificates; at most {MAX_CMS_CERTS} are taken"
+    subjects: dict[bytes, int] = {}
+    for cert in certs:
+        if isinstance(cert, x509.Certificate):
+            key = cert.subject.dump()
+            subjects[key] = subjects.get(key, 0) + 1
+            if subjects[key] > MAX_CERTS_PER_SUBJECT:
+                return (f"{what} carries {subjects[key]} certificates with the subject "
+                        f"{cert.subject.human_friendly!r}; at most {MAX_CERTS_PER_SUBJECT} are taken")
+    return None
+
+
+def _check_cert_sets(sd: cms.SignedData, si: cms.SignerInfo) -> None:
+    """`BadCms` when the CMS, or a timestamp token among its unsigned attributes, carries more
+    certificates than `MAX_CMS_CERTS` or more than `MAX_CERTS_PER_SUBJECT` with one subject."""
+    problem = _cert_set_problem(sd, "the CMS")
+    if problem is None and si["unsigned_attrs"] is not core.VOID:
+        for attr in si["unsigned_attrs"]:
+            if attr["type"].native == "signature_time_stamp_token":
+                for token in attr["values"]:
+                    if token["content_type"].native == "signed_data":
+                        problem = problem or _cert_set_problem(token["content"], "its timestamp token")
+    if problem is not None:
+        raise BadCms(problem)
 
 
 def _check_trust(cert: x509.Certificate, others: list, trust: Iterable, at: datetime | None) -> None:

@@ -208,6 +208,57 @@ def test_signed_attributes_must_be_exactly_one_id_data_and_one_digest(flow):
         assert flow.snapshot(doc) == before, what
 
 
+def _loop_of_cas(n: int) -> tuple[object, asn1_x509.Certificate, list[asn1_x509.Certificate]]:
+    """A signing key, its certificate (nonRepudiation, not a CA) issued by "Loop CA", and ``n``
+    CA certificates all named "Loop CA", each issued by the next one's key: every ordering of
+    them is a candidate chain, so a path builder that tries them all needs n! steps."""
+    now = NOW
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Loop CA")])
+    ca_keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(n)]
+
+    def make(subject, public_key, issuer_key, *, ca: bool):
+        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(name).public_key(public_key)
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30)))
+        if ca:
+            builder = builder.add_extension(x509.BasicConstraints(True, None), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        cert = builder.sign(issuer_key, hashes.SHA256())
+        return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+    cas = [make(name, ca_keys[i].public_key(), ca_keys[(i + 1) % n], ca=True) for i in range(n)]
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ТЕСТОВ ТЕСТ"),
+                         x509.NameAttribute(NameOID.SERIAL_NUMBER, f"IIN{NCA_IIN}")])
+    return key, make(subject, key.public_key(), ca_keys[0], ca=False), cas
+
+
+def test_a_cms_whose_certificates_make_a_maze_is_refused_at_once(flow):
+    """Certificates that all claim one CA's name (12 of them fit in 4 KiB) made the chain
+    builder try every ordering: 8 took 7.6 s, 10 more than two minutes of a core, all of it
+    before the answer "untrusted". A CMS may carry at most 2 certificates with one subject and
+    10 in all; this one is refused as malformed at once."""
+    doc = flow.issue(_one_signer())
+    digest = _digest(flow, doc)
+    before = flow.snapshot(doc)
+    key, leaf, cas = _loop_of_cas(12)
+    der = _raw_cms(key, leaf, [leaf, *cas], _attrs(digest, leaf))
+    assert len(der) < 8192
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(flow.post(doc, der)), daemon=True)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=20)
+    assert outcome, "the CMS was still being checked after 20 s"
+    r = outcome[0]
+    assert r.status_code == 400 and r.json()["code"] == "bad_cms", r.text
+    assert "certificates" in r.json()["message"]
+    assert time.monotonic() - started < 5
+    assert flow.snapshot(doc) == before
+
+
 def _rogue_tsa() -> tuple[asn1_x509.Certificate, keys.PrivateKeyInfo]:
     """A time-stamping authority nobody trusts (self-signed, timeStamping EKU)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
