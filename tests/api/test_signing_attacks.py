@@ -530,6 +530,10 @@ def test_the_signers_role_is_text_on_the_page_and_in_its_script_data(flow):
     assert config["post"].startswith(f"/sign/{doc['id']}/signature?")
     assert script.count("config.post") == 1 and "fetch(config.post," in script
     assert "socket.send(JSON.stringify(signRequest()))" in script
+    # the public page of the awaiting record shows the role as text too
+    public = flow.client.get(f"/v/{doc['token']}")
+    assert public.status_code == 200
+    assert "<script>alert" not in public.text and "<img src=x" not in public.text
 
 
 def test_no_unmasked_iin_on_the_public_page_of_an_awaiting_record(flow):
@@ -539,7 +543,11 @@ def test_no_unmasked_iin_on_the_public_page_of_an_awaiting_record(flow):
         r = flow.client.get(f"/v/{doc['token']}{suffix}")
         assert r.status_code == 200, r.text[:300]
         assert NCA_IIN not in r.text and head_iin not in r.text, suffix
+    r = flow.client.get(f"/v/{doc['token']}/pdf")
+    assert r.status_code in (404, 409) and not r.content.startswith(b"%PDF"), r.status_code
     assert flow.post(doc, flow.cms(flow.nca, _digest(flow, doc))).status_code == 200
     for suffix in ("", ".json"):
         r = flow.client.get(f"/v/{doc['token']}{suffix}")
         assert NCA_IIN not in r.text and head_iin not in r.text, suffix
+    r = flow.client.get(f"/v/{doc['token']}/pdf")
+    assert r.status_code in (404, 409) and not r.content.startswith(b"%PDF"), r.status_code
