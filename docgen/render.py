@@ -114,13 +114,16 @@ class Renderer:
         self.base_url = base_url
         self._today = today
 
-    def render_docx(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
-        """DOCX of a validated request (no PDF): view, QR and fill per language, then compose."""
+    def render_docx(self, request, *, token: str | None = None, today: dt.date | None = None,
+                    base_url: str | None = None) -> Rendered:
+        """DOCX of a validated request (no PDF): view, QR and fill per language, then compose.
+        ``base_url``: the public base URL the QR and the footer name for this call (a
+        regeneration passes the one its batch recorded), else the renderer's."""
         t0 = time.perf_counter()
         today = today or self._today()
         language = Language(request.language)
         token = canonical_token(token) if token else qr.new_token()
-        url = qr.verification_url(self.base_url, token)
+        url = qr.verification_url(base_url or self.base_url, token)
         qr_png = qr.qr_png(url)
         footer = footer_context(language.parts, url, token)
         parts, refs = [], []
@@ -142,11 +145,12 @@ class Renderer:
             name=name, timings_ms={"fill": round((t1 - t0) * 1000, 1)},
         )
 
-    def render(self, request, *, token: str | None = None, today: dt.date | None = None) -> Rendered:
-        """DOCX and PDF/A-2b of a validated request."""
+    def render(self, request, *, token: str | None = None, today: dt.date | None = None,
+               base_url: str | None = None) -> Rendered:
+        """DOCX and PDF/A-2b of a validated request (``base_url``: as `render_docx`)."""
         if self.converter is None:
             raise DocgenError("this Renderer has no PDF converter (build it with one: qujat.runtime)")
-        r = self.render_docx(request, token=token, today=today)
+        r = self.render_docx(request, token=token, today=today, base_url=base_url)
         t0 = time.perf_counter()
         pdf = self.converter.convert(r.docx)
         timings = {**r.timings_ms, "convert": round((time.perf_counter() - t0) * 1000, 1)}

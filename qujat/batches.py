@@ -48,7 +48,7 @@ from store.batches import BatchAlreadyRunning, BatchInfo, Candidate, RecordFilte
 
 __all__ = ["BatchKind", "BatchSpec", "BatchProgress", "DryRun", "ItemReport", "plan", "start",
            "retry_failed", "process", "submit", "run", "progress", "items", "worker_name",
-           "is_postgresql", "FAILURES_SHOWN"]
+           "is_postgresql", "closing", "FAILURES_SHOWN"]
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,8 @@ def start(rt: Runtime, spec: BatchSpec, *, caller: service.Caller,
         if running is not None:
             return _progress(store.batch_resumed(running.id, caller.actor), store), True
     try:
-        info = store.batch_create(kind=spec.kind.value, spec=spec.to_json(), spec_hash=spec.spec_hash,
-                                  actor=caller.actor, where=_filter(rt, spec),
+        info = store.batch_create(kind=spec.kind.value, spec=_stored(spec, _base_url(rt)),
+                                  spec_hash=spec.spec_hash, actor=caller.actor, where=_filter(rt, spec),
                                   classify=_classifier(rt, spec), cancel_running=new)
     except BatchAlreadyRunning as e:   # another coordinator created it a moment before: resume it
         return _progress(store.batch_resumed(e.running.id, caller.actor), store), True
@@ -248,14 +248,15 @@ def retry_failed(rt: Runtime, batch_id: uuid.UUID, *, caller: service.Caller) ->
     unfinished retry of the same batch if there is one."""
     store = _store(rt)
     original = store.batch_get(batch_id)
-    spec = BatchSpec.from_json(original.spec)
+    spec, base_url = _loaded(original.spec)
     spec_hash = _sha256_json({"retry_of": str(batch_id), **spec.to_json()})
     running = store.batch_running(spec_hash)
     if running is not None:
         return _progress(store.batch_resumed(running.id, caller.actor), store)
     classify = _classifier(rt, dataclasses.replace(spec, below_current_template=False))
     try:
-        info = store.batch_create(kind=original.kind, spec=spec.to_json(), spec_hash=spec_hash,
+        info = store.batch_create(kind=original.kind, spec=_stored(spec, base_url or _base_url(rt)),
+                                  spec_hash=spec_hash,
                                   actor=caller.actor, where=None, classify=classify, retry_of=batch_id)
     except BatchAlreadyRunning as e:
         return _progress(store.batch_resumed(e.running.id, caller.actor), store)
@@ -275,11 +276,16 @@ def process(rt: Runtime, batch_id: uuid.UUID, record_ids: Iterable[uuid.UUID], *
     info = store.batch_get(batch_id)
     if info.status != "running":
         return
-    spec = BatchSpec.from_json(info.spec)
+    spec, base_url = _loaded(info.spec)
+    if base_url is None:             # a batch made before batches recorded it: this process's
+        base_url = _base_url(rt)
+    elif base_url != _base_url(rt):
+        log.warning("batch %s: its QR codes name %s (recorded by the batch), not this process's "
+                    "QUJAT_PUBLIC_BASE_URL %s", batch_id, base_url, _base_url(rt))
     actor = f"batch:{batch_id}:{worker}"[:128]
     wanted = set(record_ids)
     for rid in sorted(store.batch_pending_of(batch_id, wanted)):
-        if stop is not None and stop():
+        if (stop is not None and stop()) or closing(rt):
             return
         try:
             record = store.get(rid)
@@ -289,29 +295,58 @@ def process(rt: Runtime, batch_id: uuid.UUID, record_ids: Iterable[uuid.UUID], *
             if spec.kind is BatchKind.EXTEND_LTV:
                 content, action = _extended(rt, record), Action.EXTEND_LTV
             else:
-                content, action = _regenerated(rt, record), Action.REGENERATE
+                content, action = _regenerated(rt, record, base_url), Action.REGENERATE
             store.batch_add_version(batch_id, rid, content, actor=actor, action=action,
                                     allow_annulled=spec.include_annulled,
                                     details={"worker": worker})
         except RequestInvalid as e:
             store.batch_item_failed(batch_id, rid, "the stored data no longer validate: " + str(e))
         except Exception as e:  # noqa: BLE001 - one bad record never stops the batch
+            if (stop is not None and stop()) or closing(rt):
+                # not the record's fault: the process is shutting down beneath it (e.g. "converter
+                # pool is closed"); the item stays pending for a resumed run
+                log.info("batch %s: record %s left pending, the runtime is closing (%s: %s)",
+                         batch_id, rid, type(e).__name__, e)
+                return
             log.warning("batch %s: record %s failed", batch_id, rid, exc_info=True)
             store.batch_item_failed(batch_id, rid, f"{type(e).__name__}: {e}")
     store.batch_finish_if_done(batch_id, actor)
 
 
-def submit(rt: Runtime, batch_id: uuid.UUID) -> None:
+def submit(rt: Runtime, batch_id: uuid.UUID, *,
+           stop: threading.Event | None = None) -> threading.Thread | None:
     """Have the batch done without waiting: PostgreSQL → its jobs are deferred to the
-    procrastinate queue (`qujat worker` processes do them); SQLite → a background thread of
-    this process does them with the runtime's converter pool."""
+    procrastinate queue (`qujat worker` processes do them; None); SQLite → a background thread
+    of this process does them with the runtime's converter pool (the thread is returned). The
+    thread stops after its current record once ``stop`` is set or the runtime is closing: set
+    ``stop`` and join the thread before the runtime closes. A record whose processing fails
+    because the runtime closed beneath it stays pending (never failed); the same spec started
+    again resumes it."""
     if is_postgresql(rt):
         from qujat import jobs
 
         jobs.defer_pending(rt.settings.effective_database_url, _store(rt), batch_id)
-        return
-    threading.Thread(target=_drain, args=(rt, batch_id, f"{worker_name()}:thread"),
-                     name=f"batch-{batch_id}", daemon=True).start()
+        return None
+    halt = stop.is_set if stop is not None else (lambda: False)
+
+    def drain() -> None:
+        try:
+            _drain(rt, batch_id, f"{worker_name()}:thread", stop=lambda: halt() or closing(rt))
+        except Exception:  # noqa: BLE001 - the batch stays running; starting it again resumes it
+            if not (halt() or closing(rt)):
+                log.exception("batch %s: its thread stopped", batch_id)
+
+    thread = threading.Thread(target=drain, name=f"batch-{batch_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def closing(rt: Runtime) -> bool:
+    """Whether the runtime is closing (or closed): its converter pool or a signing key is closed.
+    A failure then is the process's shutdown, not the record's."""
+    if rt.converter is not None and rt.converter.closed:
+        return True
+    return any(getattr(signer, "closed", False) is True for signer in rt.signers.values())
 
 
 def run(rt: Runtime, batch_id: uuid.UUID, *, workers: int,
@@ -507,6 +542,27 @@ def _check_can_run(rt: Runtime, spec: BatchSpec) -> None:
         raise RequestInvalid(problems)
 
 
+#: The stored spec's key for the public base URL a batch's QR codes name: the creating process's
+#: QUJAT_PUBLIC_BASE_URL, a fact of the batch (not of its spec_hash, nor of the worker doing it).
+BASE_URL_KEY = "public_base_url"
+
+
+def _base_url(rt: Runtime) -> str:
+    return rt.settings.public_base_url.rstrip("/")
+
+
+def _stored(spec: BatchSpec, base_url: str) -> dict:
+    """What the store keeps as the batch's spec: the filters and the public base URL."""
+    return {**spec.to_json(), BASE_URL_KEY: base_url}
+
+
+def _loaded(stored: Mapping) -> tuple[BatchSpec, str | None]:
+    """The filters and the public base URL of a stored spec (None: a batch made before batches
+    recorded it)."""
+    filters = {k: v for k, v in stored.items() if k != BASE_URL_KEY}
+    return BatchSpec.from_json(filters), stored.get(BASE_URL_KEY)
+
+
 def _progress(info: BatchInfo, store) -> BatchProgress:
     c = info.counts
     failures: tuple = ()
@@ -514,19 +570,20 @@ def _progress(info: BatchInfo, store) -> BatchProgress:
         failures = tuple((i.record_id, i.error or "")
                          for i in store.batch_items(info.id, states=("failed",), limit=FAILURES_SHOWN))
     return BatchProgress(id=info.id, kind=BatchKind(info.kind), status=info.status,
-                         spec=BatchSpec.from_json(info.spec), total=info.total,
+                         spec=_loaded(info.spec)[0], total=info.total,
                          done=c.get("done", 0), failed=c.get("failed", 0),
                          skipped=c.get("skipped", 0), pending=c.get("pending", 0),
                          created_at=info.created_at, finished_at=info.finished_at,
                          retry_of=info.retry_of, failures=failures)
 
 
-def _regenerated(rt: Runtime, record: Record) -> NewVersion:
+def _regenerated(rt: Runtime, record: Record, base_url: str) -> NewVersion:
     """The record rendered again from its stored data with the current templates, with its own
-    token (the QR on paper copies keeps working), signed again by the server-side keys."""
+    token and the batch's public base URL (the QR on paper copies keeps working, whatever this
+    worker's QUJAT_PUBLIC_BASE_URL), signed again by the server-side keys."""
     request = rt.parse({"type": record.type, "language": record.language,
                         "external_id": record.external_id, "data": record.data})
-    rendered = rt.renderer.render(request, token=record.token)
+    rendered = rt.renderer.render(request, token=record.token, base_url=base_url)
     pdf, signatures = service.sign_server_side(rt, record.type, rendered.pdf)
     return NewVersion(pdf=pdf, docx=rendered.docx, templates=service.template_refs(rendered),
                       signatures=signatures)

@@ -296,3 +296,31 @@ def test_demo_writes_all_fifteen_combinations_and_signed_copies(tmp_path):
                             "--trust", str(tmp_path / "data" / "pki" / "root.pem")], capture_output=True, timeout=120)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
     assert "TOTAL_PASSED" in check.stdout.decode()
+
+
+def test_a_call_may_name_its_own_public_base_url(tmp_path):
+    """A regeneration renders with the base URL its batch recorded, whatever the process's: the
+    call's ``base_url`` wins over the renderer's for the QR (zbarimg on the DOCX's picture) and
+    the URL printed in the footer; without it the renderer's own is used."""
+    from docgen.render import Renderer
+    from docgen.request import parse_request
+
+    renderer = Renderer(base_url="https://worker.example")
+    request = parse_request(example("address_certificate", "kk"))
+    token = "7QKM2XJ40ABC1DEFGHJK5NPQRSK4"
+    for given, expected in (("https://qujat.example.kz/", "https://qujat.example.kz"),
+                            (None, "https://worker.example")):
+        r = renderer.render_docx(request, token=token, base_url=given)
+        assert r.verification_url == f"{expected}/v/{r.token}"
+        with zipfile.ZipFile(io.BytesIO(r.docx)) as z:
+            xml = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("word/footer"))
+            pngs = [n for n in z.namelist() if n.startswith("word/media/") and n.endswith(".png")]
+            decoded = set()
+            for n in pngs:
+                path = tmp_path / n.replace("/", "_")
+                path.write_bytes(z.read(n))
+                out = subprocess.run(["zbarimg", "--raw", "-q", str(path)], capture_output=True, timeout=30)
+                decoded.update(line for line in out.stdout.decode().splitlines() if line)
+        assert decoded == {r.verification_url}
+        assert expected.split("//")[1] in xml
+        assert given is None or "worker.example" not in xml

@@ -406,9 +406,11 @@ def test_on_postgresql_a_qujat_worker_process_does_the_batch(tmp_path, pg_databa
         with live.client("issuer") as issuer, live.client("batcher") as batcher:
             docs = [issue(issuer, t, "kk") for t in ("land_right_act", "address_certificate", "motivated_refusal")]
             env = {k: v for k, v in os.environ.items() if not k.startswith("QUJAT_") and k != "DATABASE_URL"}
-            # the same public base URL as the API: the new versions' QR codes are made from it
+            # a worker configured with another public base URL: the new versions' QR codes still
+            # name the API's (the batch recorded it when it was created)
             env.update(DATABASE_URL=pg_database, QUJAT_DATA_DIR=str(data), QUJAT_POOL_SIZE="1",
-                       QUJAT_PUBLIC_BASE_URL=live.base_url, PYTHONPATH=str(ROOT))
+                       QUJAT_PUBLIC_BASE_URL="https://a-worker-configured-otherwise.example",
+                       PYTHONPATH=str(ROOT))
             worker = subprocess.Popen([sys.executable, "-m", "qujat", "worker"], env=env, cwd=str(ROOT),
                                       start_new_session=True)
             try:
