@@ -336,14 +336,18 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
         raise SignatureRefused(str(e), code="cms_too_large", status=413) from e
     except deferred.AlreadySigned as e:
         raise SigningConflict(str(e), code="already_signed") from e
-    who = _signer_of(cms_der)
+    cert = _signer_cert(cms_der)
+    who = _signer_fields(cert)
     _check_identity(state, index, who)
     _check_verified(rt, signed_pdf, prepared.field_name, at)
     signed = {"index": index, "common_name": who.common_name, "iin": who.iin or None,
               "bin": who.bin or None, "time": at.astimezone(dt.timezone.utc).isoformat(),
               "cms_sha256": cms_sha256, "digest": state.digest.hex()}
     details = {"signer": {"common_name": who.common_name, "iin": who.iin or None,
-                          "bin": who.bin or None, "roles": list(who.roles)},
+                          "bin": who.bin or None, "roles": list(who.roles),
+                          "certificate": {"sha256": hashlib.sha256(cert.dump()).hexdigest(),
+                                          "serial": format(cert.serial_number, "x"),
+                                          "issuer": cert.issuer.human_friendly}},
                "role": state.signers[index]["role"], "cms_sha256": cms_sha256,
                "digest": state.digest.hex(), "prepared_pdf_sha256_before": state.pdf_sha256,
                "signed_pdf_sha256": hashlib.sha256(signed_pdf).hexdigest()}
@@ -384,15 +388,20 @@ def _signed_digest(cms_der: bytes) -> bytes | None:
     return None
 
 
-def _signer_of(cms_der: bytes):
-    """The identity fields of the certificate that signed ``cms_der`` (checked by `embed`)."""
+def _signer_cert(cms_der: bytes):
+    """The certificate that signed ``cms_der`` (as `embed` selected and checked it)."""
     from asn1crypto import cms
     from pyhanko.sign.validation.generic_cms import extract_certs_for_validation
 
+    signed_data = cms.ContentInfo.load(cms_der)["content"]
+    return extract_certs_for_validation(signed_data).signer_cert
+
+
+def _signer_fields(cert):
+    """The identity fields (IIN, BIN, NCA roles, names) of a signer's certificate."""
     from signing.ncacert import signer_fields
 
-    signed_data = cms.ContentInfo.load(cms_der)["content"]
-    return signer_fields(extract_certs_for_validation(signed_data).signer_cert)
+    return signer_fields(cert)
 
 
 def _matches(expected: Mapping[str, Any], who) -> bool:

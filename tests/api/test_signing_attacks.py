@@ -354,6 +354,10 @@ def test_two_different_valid_signatures_for_one_step_at_once(flow):
     audit = flow.client.get(f"/documents/{doc['id']}/audit").json()
     assert [e["action"] for e in audit] == ["issue", "sign"]
     assert audit[1]["details"]["cms_sha256"] == state.done[0]["cms_sha256"]
+    # the event names the very certificate, not only the person (one may hold several)
+    assert audit[1]["details"]["signer"]["certificate"] == {
+        "sha256": hashlib.sha256(cert.dump()).hexdigest(), "serial": format(cert.serial_number, "x"),
+        "issuer": cert.issuer.human_friendly}
     pending = signflow.pending_pdf(flow.runtime, doc["id"])
     assert ders[won[0]].hex().encode() in pending.lower()
     assert ders[1 - won[0]].hex().encode() not in pending.lower()
