@@ -94,16 +94,17 @@ def _ess_v2(cert: asn1_x509.Certificate) -> cms.CMSAttribute:
 
 
 def _raw_cms(key, sid_cert: asn1_x509.Certificate, certs: list[asn1_x509.Certificate],
-             attrs: list[cms.CMSAttribute]) -> bytes:
+             attrs: list[cms.CMSAttribute], *, hash_name: str = "sha256") -> bytes:
     """A detached SignedData whose signed attributes are exactly ``attrs`` (in this order),
-    signed with ``key`` (RSA PKCS#1 v1.5 / ECDSA, SHA-256), naming ``sid_cert`` as the signer
-    and carrying ``certs``."""
+    signed with ``key`` (RSA PKCS#1 v1.5 / ECDSA, over ``hash_name``: SHA-256 unless a test
+    says otherwise), naming ``sid_cert`` as the signer and carrying ``certs``."""
     signed_attrs = cms.CMSAttributes(attrs)
     to_sign = signed_attrs.dump(force=True)
+    algorithm = {"sha256": hashes.SHA256(), "sha1": hashes.SHA1()}[hash_name]
     if isinstance(key, rsa.RSAPrivateKey):
-        value, sig_alg = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256()), "sha256_rsa"
+        value, sig_alg = key.sign(to_sign, padding.PKCS1v15(), algorithm), f"{hash_name}_rsa"
     else:
-        value, sig_alg = key.sign(to_sign, ec.ECDSA(hashes.SHA256())), "sha256_ecdsa"
+        value, sig_alg = key.sign(to_sign, ec.ECDSA(algorithm)), f"{hash_name}_ecdsa"
     signer_info = cms.SignerInfo({
         "version": "v1",
         "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber({
@@ -206,6 +207,12 @@ def test_signed_attributes_must_be_exactly_one_id_data_and_one_digest(flow):
         r = flow.post(doc, _raw_cms(key, cert, [cert], attrs))
         assert r.status_code == 400 and r.json()["code"] == "bad_cms", (what, r.text)
         assert flow.snapshot(doc) == before, what
+    # the signed attributes signed over SHA-1 (collisions are practical): `embed` takes it, our
+    # verifier on the result refuses it
+    r = flow.post(doc, _raw_cms(key, cert, [cert], _attrs(digest, cert), hash_name="sha1"))
+    assert r.status_code == 422 and r.json()["code"] == "verification_failed", r.text
+    assert "CRYPTO_CONSTRAINTS_FAILURE" in r.json()["message"]
+    assert flow.snapshot(doc) == before
 
 
 def _loop_of_cas(n: int) -> tuple[object, asn1_x509.Certificate, list[asn1_x509.Certificate]]:
