@@ -562,3 +562,22 @@ def test_no_unmasked_iin_on_the_public_page_of_an_awaiting_record(flow):
         assert NCA_IIN not in r.text and head_iin not in r.text, suffix
     r = flow.client.get(f"/v/{doc['token']}/pdf")
     assert r.status_code in (404, 409) and not r.content.startswith(b"%PDF"), r.status_code
+
+
+def test_page_numbers_and_ids_out_of_shape_are_4xx(flow):
+    doc = flow.issue(_one_signer())
+    ticket = _ticket(flow, doc)
+    q = {"ticket": ticket}
+    for n, status in (("0", 404), ("-1", 404), ("51", 404), ("9" * 40, 404), ("abc", 422), ("1.5", 422),
+                      ("1e3", 422)):
+        r = flow.client.get(f"/sign/{doc['id']}/pages/{n}.png", params=q)
+        assert r.status_code == status, (n, r.status_code, r.text[:200])
+    for raw in ("..%2F..%2Fetc%2Fpasswd", f"{doc['id']}%00", f"{doc['id']}x", "%2e%2e", doc["id"].upper()):
+        for path in (f"/sign/{raw}", f"/sign/{raw}/pages/1.png"):
+            r = flow.client.get(path, params=q)
+            # the same record written in capitals opens it; anything else opens nothing
+            if raw == doc["id"].upper():
+                assert r.status_code == 200, (path, r.status_code)
+            else:
+                assert r.status_code in (403, 404), (path, r.status_code)
+    signflow.check_ticket(flow.runtime, doc["id"], ticket)            # still good
