@@ -142,3 +142,42 @@ def test_a_record_awaiting_signatures_gets_no_version_from_add_version(store):
                           actor="cli:test")
     assert store.versions(record.id) == () and store.get(record.id).current_version == 1
     assert [e.action.value for e in store.audit(record.id)] == ["issue"]
+
+
+@pytest.mark.parametrize("same_ticket", [False, True])
+def test_two_signatures_for_one_step_at_once_one_wins_the_other_changes_nothing(store, clock, same_ticket):
+    """Two accepted-looking signatures for step 0 at once (each with its own next step; with
+    one ticket, or none): exactly one is written, the other gets `Conflict` or `TicketRejected`,
+    and the state, the audit trail and the ticket show the winner only."""
+    import threading
+
+    record = _awaiting(store)
+    ticket = hashlib.sha256(b"one ticket").hexdigest()
+    if same_ticket:
+        store.add_signing_ticket(record.id, ticket, expires_at=clock() + dt.timedelta(minutes=5), actor="k")
+    start, outcomes = threading.Barrier(2), {}
+
+    def accept(i: int) -> None:
+        start.wait()
+        try:
+            outcomes[i] = store.accept_signature(
+                record.id, index=0, signed={**_signed(0), "cms_sha256": str(i) * 64}, actor=f"a{i}",
+                details={"who": i}, next_step=_step(f"next {i}".encode()),
+                ticket_hash=ticket if same_ticket else None)
+        except (Conflict, TicketRejected) as e:
+            outcomes[i] = e
+
+    threads = [threading.Thread(target=accept, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    won = [i for i, o in outcomes.items() if not isinstance(o, Exception)]
+    assert len(outcomes) == 2 and len(won) == 1, outcomes
+    state = store.signing_state(record.id)
+    assert state.next_index == 1 and [d["cms_sha256"] for d in state.done] == [str(won[0]) * 64]
+    assert state.pdf_sha256 == hashlib.sha256(_step(f"next {won[0]}".encode()).pdf).hexdigest()
+    events = [e for e in store.audit(record.id) if e.action.value == "sign"]
+    assert [(e.actor, e.details["who"]) for e in events] == [(f"a{won[0]}", won[0])]
+    if same_ticket:
+        assert store.signing_ticket(ticket).used_at is not None
