@@ -37,6 +37,7 @@ from signing.deferred import make_detached_cms
 from signing.keys import KeptKeySigner
 from signing.pki import init_dev_pki
 from tests.api.test_signing_flow import BASE_URL, NCA, NCA_IIN, NOW, Clock, Flow, _two_signers
+from tests.store.test_store_signing import at_once
 from tests.web.test_signing_page import uvicorn_thread
 
 # every test here runs on an app with a LibreOffice worker (started per module)
@@ -336,21 +337,9 @@ def test_two_different_valid_signatures_for_one_step_at_once(flow):
     key, cert = _key_of(flow.nca), _cert_of(flow.nca)
     ders = [_raw_cms(key, cert, [cert], _attrs(digest, cert, when=NOW + dt.timedelta(seconds=i))) for i in (1, 2)]
     assert ders[0] != ders[1]
-    outcomes: dict[int, object] = {}
-    start = threading.Barrier(2)
-
-    def submit(i: int) -> None:
-        start.wait()
-        try:
-            outcomes[i] = signflow.submit(flow.runtime, doc["id"], ders[i], caller=signflow.Caller("t", "t"))
-        except signflow.SignatureRefused as e:
-            outcomes[i] = e
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = dict(enumerate(at_once(*(
+        lambda i=i: signflow.submit(flow.runtime, doc["id"], ders[i], caller=signflow.Caller("t", "t"))
+        for i in (0, 1)), expected=(signflow.SignatureRefused,))))
     won = [i for i, o in outcomes.items() if not isinstance(o, signflow.SignatureRefused)]
     lost = [o for o in outcomes.values() if isinstance(o, signflow.SignatureRefused)]
     assert len(won) == 1 and len(lost) == 1, outcomes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
 
 import pytest
 
@@ -37,6 +38,27 @@ def _signed(index: int) -> dict:
     return {"index": index, "common_name": f"SIGNER {index}", "iin": None, "bin": None,
             "time": "2021-06-01T10:00:00+00:00", "cms_sha256": str(index) * 64,
             "digest": "ab" * 32}
+
+
+def at_once(*calls, expected: tuple[type[BaseException], ...], timeout: float = 120) -> list:
+    """Run ``calls`` each in a thread of its own, released together: their results in order, an
+    ``expected`` exception in place of a result."""
+    start, out = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            out[i] = calls[i]()
+        except expected as e:
+            out[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a call did not finish"
+    return out
 
 
 def _final(clock) -> NewVersion:
@@ -149,29 +171,16 @@ def test_two_signatures_for_one_step_at_once_one_wins_the_other_changes_nothing(
     """Two accepted-looking signatures for step 0 at once (each with its own next step; with
     one ticket, or none): exactly one is written, the other gets `Conflict` or `TicketRejected`,
     and the state, the audit trail and the ticket show the winner only."""
-    import threading
-
     record = _awaiting(store)
     ticket = hashlib.sha256(b"one ticket").hexdigest()
     if same_ticket:
         store.add_signing_ticket(record.id, ticket, expires_at=clock() + dt.timedelta(minutes=5), actor="k")
-    start, outcomes = threading.Barrier(2), {}
-
-    def accept(i: int) -> None:
-        start.wait()
-        try:
-            outcomes[i] = store.accept_signature(
-                record.id, index=0, signed={**_signed(0), "cms_sha256": str(i) * 64}, actor=f"a{i}",
-                details={"who": i}, next_step=_step(f"next {i}".encode()),
-                ticket_hash=ticket if same_ticket else None)
-        except (Conflict, TicketRejected) as e:
-            outcomes[i] = e
-
-    threads = [threading.Thread(target=accept, args=(i,)) for i in (0, 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = dict(enumerate(at_once(*(
+        lambda i=i: store.accept_signature(
+            record.id, index=0, signed={**_signed(0), "cms_sha256": str(i) * 64}, actor=f"a{i}",
+            details={"who": i}, next_step=_step(f"next {i}".encode()),
+            ticket_hash=ticket if same_ticket else None)
+        for i in (0, 1)), expected=(Conflict, TicketRejected))))
     won = [i for i, o in outcomes.items() if not isinstance(o, Exception)]
     assert len(outcomes) == 2 and len(won) == 1, outcomes
     state = store.signing_state(record.id)
