@@ -570,3 +570,24 @@ def test_page_numbers_and_ids_out_of_shape_are_4xx(flow):
             else:
                 assert r.status_code in (403, 404), (path, r.status_code)
     signflow.check_ticket(flow.runtime, doc["id"], ticket)            # still good
+
+
+@pytest.mark.parametrize("body, status, path", [
+    (b"[" * 100_000 + b"]" * 100_000, 413, ""),                    # past the endpoint's body limit
+    (b'{"cms": "' + b"A" * 200_000 + b'"}', 413, ""),
+    (b'{"cms": ' * 5_000 + b"1" + b"}" * 5_000, 400, None),       # nested past the parser's depth
+    (b'{"cms": 5}', 422, "cms"),
+    (b'{"cms": null}', 422, "cms"),
+    (b'{"cms": "not base64!"}', 400, "cms"),
+    (b'{"cms": ""}', 422, "cms"),
+    (b"\xff\xfe{", 400, None),
+])
+def test_the_api_signature_endpoint_answers_bad_bodies_with_4xx(flow, body, status, path):
+    doc = flow.issue(_one_signer())
+    before = flow.snapshot(doc)
+    r = flow.client.post(f"/documents/{doc['id']}/signatures", content=body,
+                         headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text[:300]
+    problems = r.json()["problems"]
+    assert path is None or problems[0]["path"] == path, problems
+    assert flow.snapshot(doc) == before
