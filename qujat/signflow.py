@@ -29,7 +29,8 @@ referenced, no audit event; the refusal is logged without personal data beyond t
    financial-only (…4.1.2.3) certificate is refused (422 ``role_refused``);
 4. our verifier on the signed result (`signing.verify.verify_pdf`, the runtime's anchors and
    fetch policy, at now): every signature TOTAL_PASSED — intact, trusted, not revoked (422
-   ``revoked`` / ``verification_failed``). Offline (the default fetch policy) revocation can only
+   ``revoked`` / ``verification_failed``); an earlier official's signature that fails now only
+   because its certificate expired since passes if it passes at the time the service took it. Offline (the default fetch policy) revocation can only
    be known from data the document or the CMS carries; a CMS with none passes as not known to be
    revoked. With ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the chain are fetched.
 
@@ -339,8 +340,10 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
     cert = _signer_cert(cms_der)
     who = _signer_fields(cert)
     _check_identity(state, index, who)
-    _check_verified(rt, signed_pdf, prepared.field_name, at)
-    signed = {"index": index, "common_name": who.common_name, "iin": who.iin or None,
+    _check_verified(rt, signed_pdf, prepared.field_name, at,
+                    {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")})
+    signed = {"index": index, "field": prepared.field_name, "common_name": who.common_name,
+              "iin": who.iin or None,
               "bin": who.bin or None, "time": at.astimezone(dt.timezone.utc).isoformat(),
               "cms_sha256": cms_sha256, "digest": state.digest.hex()}
     details = {"signer": {"common_name": who.common_name, "iin": who.iin or None,
@@ -438,10 +441,23 @@ def _check_identity(state: SigningState, index: int, who) -> None:
                 "the right to sign (CAN_SIGN)", code="role_refused")
 
 
-def _check_verified(rt: Runtime, signed_pdf: bytes, field_name: str, at: dt.datetime) -> None:
-    """Our verifier on the signed result: every signature must pass at ``at``."""
+def _check_verified(rt: Runtime, signed_pdf: bytes, field_name: str, at: dt.datetime,
+                    accepted: Mapping[str, dt.datetime]) -> None:
+    """Our verifier on the signed result: every signature must pass at ``at``. An earlier
+    signature that the service took itself (``accepted``: its field → when) and that fails now
+    for another reason than revocation — its certificate expired since, typically — passes when
+    it passes at the moment it was taken: its bytes are the service's own since, and integrity
+    and the changes after it are judged the same at any moment. Without this, a document whose
+    first official's certificate expires before the next one signs could never be completed."""
     from signing.model import Indication, SubIndication
     from signing.verify import verify_pdf
+
+    def passed(sig) -> bool:
+        return sig.indication is Indication.TOTAL_PASSED and sig.intact and sig.trusted and not sig.revoked
+
+    def revoked(sig) -> bool:
+        return sig.revoked or sig.sub_indication in (SubIndication.REVOKED, SubIndication.REVOKED_NO_POE,
+                                                     SubIndication.REVOKED_CA_NO_POE)
 
     report = verify_pdf(signed_pdf, trust=rt.trust_anchors, at=at, policy=rt.fetch_policy)
     mine = [s for s in report.signatures if s.field == field_name]
@@ -449,12 +465,15 @@ def _check_verified(rt: Runtime, signed_pdf: bytes, field_name: str, at: dt.date
         raise CertificateRefused("the signed document shows no signature in the prepared field",
                                  code="verification_failed")
     for sig in report.signatures:
-        if sig.indication is Indication.TOTAL_PASSED and sig.intact and sig.trusted and not sig.revoked:
+        if passed(sig):
             continue
+        if sig.field != field_name and sig.field in accepted and not revoked(sig):
+            then = verify_pdf(signed_pdf, trust=rt.trust_anchors, at=accepted[sig.field], policy=rt.fetch_policy)
+            if any(s.field == sig.field and passed(s) for s in then.signatures):
+                continue
         whose = "the new signature" if sig.field == field_name else f"the earlier signature {sig.field}"
         why = sig.sub_indication.value if sig.sub_indication else sig.indication.value
-        if sig.revoked or sig.sub_indication in (SubIndication.REVOKED, SubIndication.REVOKED_NO_POE,
-                                                 SubIndication.REVOKED_CA_NO_POE):
+        if revoked(sig):
             raise CertificateRefused(f"{whose}: the certificate is revoked ({why})", code="revoked")
         raise CertificateRefused(f"{whose} does not pass verification ({why})", code="verification_failed")
 

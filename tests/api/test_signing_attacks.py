@@ -591,3 +591,27 @@ def test_the_api_signature_endpoint_answers_bad_bodies_with_4xx(flow, body, stat
     problems = r.json()["problems"]
     assert path is None or problems[0]["path"] == path, problems
     assert flow.snapshot(doc) == before
+
+
+def test_an_earlier_signers_certificate_expiring_meanwhile_does_not_block_the_next(flow):
+    """The enterprise head signs on 2021-06-01; the authority head comes on 2022-03-01, after the
+    first certificate expired (2022-01-18). The first signature was checked when it was taken and
+    its bytes are the service's own since: the second is accepted, and the record becomes valid.
+    Integrity is still checked now; only the first certificate's validity is judged at the time
+    the service took its signature (`signflow._check_verified`; a revocation known now refuses)."""
+    doc = flow.issue(_two_signers(flow))
+    assert flow.post(doc, flow.cms(flow.nca, _digest(flow, doc))).status_code == 200
+    state = signflow.signing_state(flow.runtime, doc["id"])
+    assert state.done[0]["field"] == "Signature1"
+    later = dt.datetime(2022, 3, 1, 6, 0, tzinfo=dt.timezone.utc)
+    try:
+        flow.clock.set(later)
+        before = flow.snapshot(doc)
+        r = flow.post(doc, flow.cms(flow.head, _digest(flow, doc)))
+    finally:
+        flow.clock.set(NOW)
+    assert r.status_code == 200 and r.json()["status"] == "valid", r.text
+    assert flow.snapshot(doc) != before
+    audit = flow.client.get(f"/documents/{doc['id']}/audit").json()
+    assert [e["action"] for e in audit] == ["issue", "sign", "sign"]
+    assert dt.datetime.fromisoformat(audit[-1]["at"]) == later
