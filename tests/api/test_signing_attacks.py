@@ -37,6 +37,7 @@ from signing.deferred import make_detached_cms
 from signing.keys import KeptKeySigner
 from signing.pki import init_dev_pki
 from tests.api.test_signing_flow import BASE_URL, NCA, NCA_IIN, NOW, Clock, Flow, _two_signers
+from tests.conftest import example
 from tests.store.test_store_signing import at_once
 from tests.web.test_signing_page import uvicorn_thread
 
@@ -615,3 +616,28 @@ def test_an_earlier_signers_certificate_expiring_meanwhile_does_not_block_the_ne
     audit = flow.client.get(f"/documents/{doc['id']}/audit").json()
     assert [e["action"] for e in audit] == ["issue", "sign", "sign"]
     assert dt.datetime.fromisoformat(audit[-1]["at"]) == later
+
+
+def test_nca_test_identities_are_only_as_good_as_the_trust_configuration(flow):
+    """`docgen.model.NCA_TEST_IINS` lets a request expect the NCA's test person (whose IIN fails
+    the check digit) as a signer — nowhere else: a citizen's IIN is checked as always. The NCA's
+    test keys are public (with their passwords), so what keeps them out of production is the
+    trust configuration: without the NCA test CA among the anchors, that person's CMS over the
+    right digest is untrusted (here: the dev PKI alone, as a deployment trusting only its CAs)."""
+    from docgen.request import RequestInvalid, parse_request
+    from signing.deferred import UntrustedSigner, embed, prepare
+
+    raw = example("cadastral_value_act")
+    raw["data"]["issued_on"] = "2021-05-28"
+    parse_request({**raw, "signers": [{"role": "Басшы", "iin": NCA_IIN}]}, today=NOW.date())
+    person = {**raw, "data": {**raw["data"], "applicant": {"kind": "person", "full_name": "Тестов Тест",
+                                                           "iin": NCA_IIN}}}
+    with pytest.raises(RequestInvalid) as refused:
+        parse_request(person, today=NOW.date())
+    assert any(p.path.startswith("data.applicant") and "iin" in p.path for p in refused.value.problems), \
+        refused.value.problems
+    prepared = prepare(signflow.pending_pdf(flow.runtime, flow.issue(_one_signer())["id"]))
+    der = flow.cms(flow.nca, prepared.digest)
+    with pytest.raises(UntrustedSigner):
+        embed(prepared, der, trust=[Path(flow.pki.root_cert)], at=NOW)
+    assert embed(prepared, der, trust=flow.runtime.trust_anchors, at=NOW).startswith(b"%PDF")
