@@ -64,6 +64,7 @@ RENDER_TIMEOUT_S = 20.0
 RENDER_WAIT_S = 15.0                   # how long a page request waits for a poppler slot
 MAX_PAGES = 50
 MAX_RENDERS = 2                        # poppler processes at once per app (the page images)
+MAX_RENDER_QUEUE = 8                   # page requests that may wait for them
 _CACHE_ENTRIES = 64
 
 _ENV = Environment(loader=PackageLoader("qujat.web", "templates"), autoescape=True,
@@ -223,16 +224,32 @@ class PagesBusy(RuntimeError):
 class _Pages:
     """Page counts and PNGs of PDFs by their SHA-256, a few kept (in the app's state). At most
     `MAX_RENDERS` poppler processes run at once (a request waits up to `RENDER_WAIT_S` for a
-    slot, then `PagesBusy`), and a page that is being made is made once: the other requests for
-    it wait for that result."""
+    slot, then `PagesBusy`), a page that is being made is made once (the other requests for it
+    wait for that result), and at most `MAX_RENDER_QUEUE` more requests wait: the next one is
+    `PagesBusy` at once, so that page images never hold the server's whole thread pool."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: collections.OrderedDict[tuple[str, int], Any] = collections.OrderedDict()
         self._making: dict[tuple[str, int], threading.Event] = {}
         self._slots = threading.BoundedSemaphore(MAX_RENDERS)
+        self._waiting = 0              # requests past the cache (rendering or waiting to)
 
     def _cached(self, key: tuple[str, int], make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            if self._waiting >= MAX_RENDER_QUEUE + MAX_RENDERS:
+                raise PagesBusy(f"{self._waiting} page requests are waiting already")
+            self._waiting += 1
+        try:
+            return self._made(key, make)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _made(self, key: tuple[str, int], make):
         while True:
             with self._lock:
                 if key in self._items:

@@ -466,6 +466,20 @@ def _poppler_children() -> int:
     return n
 
 
+def _fetch_pages_at_once(served: str, doc: dict, ticket: str, pages: list[int]) -> list[tuple[int, float]]:
+    """Ask for ``pages`` (one request each, released together): (status, seconds) of each."""
+    def fetch(n: int):
+        with httpx.Client(base_url=served, timeout=120) as http:
+            barrier.wait()
+            began = time.monotonic()
+            r = http.get(f"/sign/{doc['id']}/pages/{n}.png", params={"ticket": ticket})
+            assert r.status_code != 200 or r.content.startswith(b"\x89PNG")
+            return r.status_code, time.monotonic() - began
+
+    barrier = threading.Barrier(len(pages))
+    return at_once(*(lambda n=n: fetch(n) for n in pages), expected=())
+
+
 def test_page_images_render_a_few_at_a_time(flow, served):
     """Twelve requests at once for a fresh document's page images (the same page, and every
     page): poppler runs at most `MAX_RENDERS` processes at once (8 ran before the limit), and
@@ -483,26 +497,29 @@ def test_page_images_render_a_few_at_a_time(flow, served):
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    statuses: list[int] = []
-    start = threading.Barrier(12)
-
-    def fetch(n: int) -> None:
-        with httpx.Client(base_url=served, timeout=120) as http:
-            start.wait()
-            r = http.get(f"/sign/{doc['id']}/pages/{n}.png", params={"ticket": ticket})
-            statuses.append(r.status_code)
-            assert r.status_code != 200 or r.content.startswith(b"\x89PNG")
-
-    threads = [threading.Thread(target=fetch, args=(1 if i % 2 else 1 + i // 2,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    stop.set()
-    watcher.join()
-    assert len(statuses) == 12 and set(statuses) <= {200, 404, 503}, statuses
+    try:
+        answers = _fetch_pages_at_once(served, doc, ticket, [1 if i % 2 else 1 + i // 2 for i in range(12)])
+    finally:
+        stop.set()
+        watcher.join()
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {200, 404, 503}, statuses
     assert statuses.count(200) >= 2, statuses
     assert 1 <= peak[0] <= MAX_RENDERS, peak[0]
+
+
+def test_page_requests_past_the_queue_are_503_at_once(flow, served):
+    """Sixteen requests at once for page 1 of a fresh document: `MAX_RENDERS` + `MAX_RENDER_QUEUE`
+    of them get in (one renders, the others wait for its PNG); the rest are told 503 at once
+    instead of holding one of the server's threads for up to `RENDER_WAIT_S`."""
+    from qujat.web.signpage import MAX_RENDER_QUEUE, MAX_RENDERS, RENDER_WAIT_S
+
+    doc = flow.issue(_two_signers(flow))
+    answers = _fetch_pages_at_once(served, doc, _ticket(flow, doc), [1] * 16)
+    statuses = [status for status, _ in answers]
+    assert set(statuses) <= {200, 503} and statuses.count(200) >= 1, statuses
+    assert statuses.count(503) >= 16 - MAX_RENDERS - MAX_RENDER_QUEUE, statuses
+    assert all(seconds < RENDER_WAIT_S / 3 for status, seconds in answers if status == 503), answers
 
 
 def test_the_signers_role_is_text_on_the_page_and_in_its_script_data(flow):
