@@ -658,3 +658,13 @@ def test_nca_test_identities_are_only_as_good_as_the_trust_configuration(flow):
     with pytest.raises(UntrustedSigner):
         embed(prepared, der, trust=[Path(flow.pki.root_cert)], at=NOW)
     assert embed(prepared, der, trust=flow.runtime.trust_anchors, at=NOW).startswith(b"%PDF")
+
+
+def test_unknown_or_malformed_record_ids_on_the_signing_api_are_404(flow):
+    body = {"cms": base64.b64encode(b"0\x03\x02\x01\x00").decode()}
+    for raw in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", "..%2F..%2Fetc", "0" * 500):
+        for method, path, kw in (("GET", f"/documents/{raw}/signing", {}),
+                                 ("POST", f"/documents/{raw}/signatures", {"json": body}),
+                                 ("POST", f"/documents/{raw}/signing/tickets", {})):
+            r = flow.client.request(method, path, **kw)
+            assert r.status_code == 404 and r.json()["code"] == "not_found", (method, path, r.text[:200])
