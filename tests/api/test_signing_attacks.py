@@ -668,3 +668,16 @@ def test_unknown_or_malformed_record_ids_on_the_signing_api_are_404(flow):
                                  ("POST", f"/documents/{raw}/signing/tickets", {})):
             r = flow.client.request(method, path, **kw)
             assert r.status_code == 404 and r.json()["code"] == "not_found", (method, path, r.text[:200])
+
+
+def test_tickets_are_256_random_bits_and_only_their_hash_is_stored(flow):
+    doc = flow.issue(_one_signer())
+    tickets = [_ticket(flow, doc) for _ in range(3)]
+    assert len(set(tickets)) == 3
+    for ticket in tickets:
+        assert len(base64.urlsafe_b64decode(ticket + "=")) == 32
+        digest = hashlib.sha256(ticket.encode()).hexdigest()
+        assert flow.runtime.store.signing_ticket(digest).record_id.hex == doc["id"].replace("-", "")
+    stored = b"".join(p.read_bytes() for p in Path(flow.runtime.settings.data_dir).glob("qujat.sqlite3*"))
+    assert stored and not [t for t in tickets if t.encode() in stored]
+    assert all(hashlib.sha256(t.encode()).hexdigest().encode() in stored for t in tickets)
