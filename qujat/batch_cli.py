@@ -96,6 +96,10 @@ def cmd_regenerate(args) -> int:
                       "done": final.done, "failed": final.failed, "skipped": final.skipped,
                       "pending": final.pending, "report_json": str(json_path),
                       "report_csv": str(csv_path)}, ensure_ascii=False))
+    if final.status == "cancelled":
+        print(f"qujat regenerate: batch {final.id} was cancelled (a newer batch of the same filters, "
+              f"--new, took over); {final.pending} of its record(s) were left to that batch",
+              file=sys.stderr)
     if final.pending:
         return EXIT_UNFINISHED
     return EXIT_FAILURES if final.failed else 0

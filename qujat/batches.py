@@ -284,9 +284,11 @@ def process(rt: Runtime, batch_id: uuid.UUID, record_ids: Iterable[uuid.UUID], *
                     "QUJAT_PUBLIC_BASE_URL %s", batch_id, base_url, _base_url(rt))
     actor = f"batch:{batch_id}:{worker}"[:128]
     wanted = set(record_ids)
-    for rid in sorted(store.batch_pending_of(batch_id, wanted)):
+    for n, rid in enumerate(sorted(store.batch_pending_of(batch_id, wanted))):
         if (stop is not None and stop()) or closing(rt):
             return
+        if n and store.batch_status(batch_id) != "running":
+            return                     # cancelled by a newer batch (--new): render nothing more
         try:
             record = store.get(rid)
             if record.status is Status.ANNULLED and not spec.include_annulled:
@@ -620,6 +622,8 @@ def _drain(rt: Runtime, batch_id: uuid.UUID, worker: str, *, shard: tuple[int, i
 
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="batch") as pool:
         while not (stop is not None and stop()):
+            if store.batch_status(batch_id) != "running":
+                return                 # finished, or cancelled by a newer batch (--new)
             page = store.batch_pending(batch_id, after=after)
             if not page:
                 return

@@ -4,7 +4,8 @@ procrastinate keeps its queue in the same PostgreSQL database as the records (it
 applied once by `ensure_schema` under an advisory lock); there is no broker and no scheduler of
 ours. A job is one chunk of a batch's pending items (`qujat.batches.process`: exactly once per
 item whatever happens to the job). Workers send a heartbeat every `HEARTBEAT_S`; the jobs of a
-worker that stopped beating (killed) for `STALLED_AFTER_S` are put back in the queue with
+worker that stopped beating (killed) for QUJAT_BATCH_STALLED_AFTER seconds (default 8) are put
+back in the queue with
 procrastinate's own `JobManager.get_stalled_jobs` / `retry_job`, by the coordinator and by every
 worker (so a batch submitted over HTTP finishes without a coordinator too).
 
@@ -39,7 +40,8 @@ log = logging.getLogger(__name__)
 TASK = "qujat.batch_chunk"
 QUEUE = "batches"
 HEARTBEAT_S = 2.0                 # a worker's heartbeat interval
-STALLED_AFTER_S = 8.0             # no heartbeat for this long: the worker is dead, its jobs stalled
+STALLED_AFTER_S = 8.0             # default of QUJAT_BATCH_STALLED_AFTER: no heartbeat for this
+                                  # long, the worker is dead and its jobs stalled
 MAX_ATTEMPTS = 5                  # a job that raises (database away …) is retried this often
 REDEFER_ROUNDS = 3                # pending items with no job left are queued again this often
 _SCHEMA_LOCK = 0x71756A6174 + 1   # advisory lock key while applying procrastinate's schema
@@ -110,12 +112,12 @@ def defer_pending(database_url: str, store, batch_id: uuid.UUID, *,
             app.close()
 
 
-async def _retry_stalled(database_url: str) -> int:
+async def _retry_stalled(database_url: str, stalled_after: float) -> int:
     app = build_app(database_url, pool_size=1)
     retried = 0
     async with app.open_async():
         for job in await app.job_manager.get_stalled_jobs(task_name=TASK,
-                                                          seconds_since_heartbeat=STALLED_AFTER_S):
+                                                          seconds_since_heartbeat=stalled_after):
             try:
                 await app.job_manager.retry_job(job)
                 retried += 1
@@ -124,9 +126,10 @@ async def _retry_stalled(database_url: str) -> int:
     return retried
 
 
-def retry_stalled(database_url: str) -> int:
-    """Put the jobs of dead workers back in the queue (procrastinate's stalled-job API)."""
-    n = asyncio.run(_retry_stalled(database_url))
+def retry_stalled(database_url: str, stalled_after: float = STALLED_AFTER_S) -> int:
+    """Put the jobs of workers silent for ``stalled_after`` seconds (dead) back in the queue
+    (procrastinate's stalled-job API)."""
+    n = asyncio.run(_retry_stalled(database_url, stalled_after))
     if n:
         log.warning("%d stalled batch job(s) of dead workers queued again", n)
     return n
@@ -137,19 +140,20 @@ def coordinate(rt: Runtime, batch_id: uuid.UUID, *, workers: int,
     """Queue the batch's jobs, start ``workers`` `qujat worker` processes here (they stop with
     this process), and wait until no item is pending, retrying stalled jobs meanwhile."""
     url, store = rt.settings.effective_database_url, rt.store
+    stalled_after = rt.settings.batch_stalled_after
     ensure_schema(url)
     procs = [_spawn_worker(rt) for _ in range(max(0, workers))]
     app = build_app(url).open()
     try:
         defer_pending(url, store, batch_id, app=app)
         rounds, last_check = 0, time.monotonic()
-        while store.batch_get(batch_id).counts.get("pending", 0):
+        while _unfinished(store, batch_id):
             time.sleep(batches.POLL_S)
             on_progress()
             if time.monotonic() - last_check < 2 * HEARTBEAT_S:
                 continue
             last_check = time.monotonic()
-            retry_stalled(url)
+            retry_stalled(url, stalled_after)
             live = [j for j in app.job_manager.list_jobs(task=TASK) if j.status in ("todo", "doing")
                     and j.task_kwargs.get("batch_id") == str(batch_id)]
             if not live:
@@ -161,6 +165,13 @@ def coordinate(rt: Runtime, batch_id: uuid.UUID, *, workers: int,
     finally:
         app.close()
         _stop(procs)
+
+
+def _unfinished(store, batch_id: uuid.UUID) -> bool:
+    """Items pending in a running batch (a batch cancelled by a newer one is not waited for:
+    its jobs do nothing more)."""
+    info = store.batch_get(batch_id)
+    return info.status == "running" and info.counts.get("pending", 0) > 0
 
 
 def _spawn_worker(rt: Runtime) -> subprocess.Popen:
@@ -186,7 +197,7 @@ def run_worker(rt: Runtime, *, name: str | None = None, concurrency: int = 1,
                parent: int | None = None) -> None:
     """Run a procrastinate worker on the batches queue with this runtime until SIGTERM/SIGINT
     (or, with ``parent``, until that process is gone)."""
-    url = rt.settings.effective_database_url
+    url, stalled_after = rt.settings.effective_database_url, rt.settings.batch_stalled_after
     ensure_schema(url)
     name = name or batches.worker_name()
     stopping = threading.Event()
@@ -198,11 +209,11 @@ def run_worker(rt: Runtime, *, name: str | None = None, concurrency: int = 1,
                 log.warning("worker %s: its coordinator %d is gone; stopping", name, parent)
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
-            if time.monotonic() - last < STALLED_AFTER_S / 2:
+            if time.monotonic() - last < stalled_after / 2:
                 continue
             last = time.monotonic()
             try:
-                retry_stalled(url)
+                retry_stalled(url, stalled_after)
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.warning("worker %s: could not look for stalled jobs", name, exc_info=True)
 
@@ -211,7 +222,7 @@ def run_worker(rt: Runtime, *, name: str | None = None, concurrency: int = 1,
     watcher.start()
     try:
         app.run_worker(queues=[QUEUE], name=name, concurrency=concurrency,
-                       update_heartbeat_interval=HEARTBEAT_S, stalled_worker_timeout=STALLED_AFTER_S,
+                       update_heartbeat_interval=HEARTBEAT_S, stalled_worker_timeout=stalled_after,
                        delete_jobs="successful", fetch_job_polling_interval=1.0)
     finally:
         stopping.set()

@@ -60,6 +60,9 @@ class SettingsError(ValueError):
     """A configuration value is wrong; the message names the variable."""
 
 
+BATCH_STALLED_MIN = 5.0     # seconds: more than two of a batch worker's 2-second heartbeats
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask, which a container's cpuset narrows),
     not the machine's count."""
@@ -110,6 +113,9 @@ class Settings:
     fetch_time_budget: float = 10.0
     database_url: str | None = field(default=None, repr=False)
     ncalayer_url: str = "wss://127.0.0.1:13579"
+    # PostgreSQL batches: a worker silent (no heartbeat) this long is dead and its jobs are queued
+    # again (QUJAT_BATCH_STALLED_AFTER, seconds; workers beat every 2 s)
+    batch_stalled_after: float = 8.0
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -121,6 +127,9 @@ class Settings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"QUJAT_TIMEZONE: unknown time zone {self.timezone!r}") from None
+        if self.batch_stalled_after < BATCH_STALLED_MIN:
+            raise SettingsError(f"QUJAT_BATCH_STALLED_AFTER: must be at least {BATCH_STALLED_MIN} "
+                                "(more than two heartbeats of a batch worker)")
         if self.pool_size < 1:
             raise SettingsError("QUJAT_POOL_SIZE: must be at least 1")
         if self.database_url is not None and urlsplit(self.database_url).scheme.split("+")[0] not in (
@@ -213,6 +222,9 @@ class Settings:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
         if (v := get("DATABASE_URL")) is not None:
             kw["database_url"] = v
+        if (v := get("QUJAT_BATCH_STALLED_AFTER")) is not None:
+            kw["batch_stalled_after"] = float(_number("QUJAT_BATCH_STALLED_AFTER", v, float,
+                                                      BATCH_STALLED_MIN))
         if (v := get("QUJAT_NCALAYER_URL")) is not None:
             kw["ncalayer_url"] = v.rstrip("/")
         return cls(**kw)

@@ -212,6 +212,14 @@ class BatchSteps:
                 raise NotFound(f"no batch {batch_id}")
             return _info(s, row)
 
+    def batch_status(self, batch_id: uuid.UUID) -> str:
+        """running | finished | cancelled (one indexed read, no counting: asked per record)."""
+        with self._read() as s:
+            status = s.scalar(select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id))
+        if status is None:
+            raise NotFound(f"no batch {batch_id}")
+        return status
+
     def batch_items(self, batch_id: uuid.UUID, *, states: Sequence[str] = (),
                     after: uuid.UUID | None = None, limit: int = PAGE) -> list[BatchItem]:
         """Up to ``limit`` items of a batch by record id after ``after`` (keyset paging)."""

@@ -50,9 +50,9 @@ class Archive:
     def store(self) -> Store:
         return Store.open(self.database_url, self.data_dir / "blobs")
 
-    def qujat(self, *args: str, **popen) -> subprocess.Popen:
-        return subprocess.Popen([PYTHON, "-m", "qujat", *args], env=self.env(), cwd=str(ROOT),
-                                start_new_session=True, **popen)
+    def qujat(self, *args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+        return subprocess.Popen([PYTHON, "-m", "qujat", *args], env=self.env(**(env or {})),
+                                cwd=str(ROOT), start_new_session=True, **popen)
 
 
 def issue_archive(data_dir: Path, n: int) -> None:
@@ -100,6 +100,15 @@ def archive(request, archive_template, tmp_path) -> Archive:
     url = request.getfixturevalue("pg_database")
     copy_rows(sqlite_url, url, data / "blobs")
     return Archive(data, url)
+
+
+@pytest.fixture
+def pg_archive(archive_template, tmp_path, pg_database) -> Archive:
+    """A copy of the archive of its own in a fresh PostgreSQL database."""
+    data = tmp_path / "data"
+    shutil.copytree(archive_template, data)
+    copy_rows(f"sqlite:///{data / 'qujat.sqlite3'}", pg_database, data / "blobs")
+    return Archive(data, pg_database)
 
 
 @pytest.fixture

@@ -5,15 +5,19 @@ Each checks what a user sees: the QR (zbarimg on pdftoppm's pages), the versions
 the items' states, the exit code and report of `qujat regenerate`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
 import uuid
 
+import psycopg
 import pytest
 
-from qujat import batches, service
+from qujat import batches, jobs, service
 from qujat.batches import BatchSpec
 from qujat.runtime import open_runtime
 from store.batches import RecordFilter
@@ -93,3 +97,98 @@ def test_a_background_batch_whose_runtime_closes_leaves_the_rest_pending(sqlite_
         info = rt.store.batch_get(batch.id)
         assert (info.status, info.counts) == ("finished", {"done": len(ids)})
         assert sorted(rt.store.batch_versions(batch.id)) == sorted((rid, 2) for rid in ids)
+
+
+def _lock_waiters(conn, table: str) -> list[int]:
+    """Backends of other sessions waiting for a row lock while writing ``table``."""
+    return [pid for pid, query in conn.execute(
+        "SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+        if table in query]
+
+
+def test_a_worker_killed_inside_the_version_transaction(pg_archive, processes):
+    """PostgreSQL: a `qujat worker` is held inside its version transaction (it locked the record
+    and waits for the item row, which the test holds) and killed with SIGKILL there. Nothing of
+    that transaction is written; the dead worker's job is taken again after
+    QUJAT_BATCH_STALLED_AFTER (a setting: 6 s here) by another worker, which gives each record
+    exactly one new version."""
+    archive, stalled_after = pg_archive, 6
+    ids = _ids(archive, 3, skip=40)
+    with open_runtime(archive.settings(), convert=False, store=True) as rt:
+        batch, _ = batches.start(rt, BatchSpec(ids=ids), caller=CALLER)
+        assert jobs.defer_pending(archive.database_url, rt.store, batch.id) == 1
+    env = {"QUJAT_BATCH_STALLED_AFTER": str(stalled_after)}
+    with psycopg.connect(jobs.conninfo(archive.database_url), autocommit=True) as watch, \
+            psycopg.connect(jobs.conninfo(archive.database_url)) as holder:
+        holder.execute("SELECT 1 FROM batch_items WHERE batch_id = %s FOR UPDATE", (batch.id,))
+        first = archive.qujat("worker", "--concurrency", "1", env=env)
+        processes.append(first)
+        (waiting,) = wait_for(lambda: _lock_waiters(watch, "batch_items"), 180,
+                              "the worker inside its version transaction")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        killed_at = time.monotonic()
+        holder.rollback()                                     # its backend goes on, then finds
+        wait_for(lambda: not watch.execute(                   # its client gone and rolls back
+            "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (waiting,)).fetchone(), 30,
+            "the killed worker's backend to end")
+        with archive.store() as store:
+            assert store.batch_versions(batch.id) == []
+            assert store.batch_get(batch.id).counts == {"pending": 3}
+            assert {store.get(rid).current_version for rid in ids} == {1}
+        assert watch.execute("SELECT status FROM procrastinate_jobs WHERE task_name = %s",
+                             (jobs.TASK,)).fetchall() == [("doing",)]
+
+        second = archive.qujat("worker", "--concurrency", "1", env=env)
+        processes.append(second)
+        with archive.store() as store:
+            wait_for(lambda: store.batch_get(batch.id).status == "finished", 180, "the batch to finish")
+            waited = time.monotonic() - killed_at
+            assert sorted(store.batch_versions(batch.id)) == sorted((rid, 2) for rid in ids)
+            for rid in ids:
+                assert [v.number for v in store.versions(rid)] == [1, 2]
+            assert store.batch_get(batch.id).counts == {"done": 3}
+    print(f"\nthe killed worker's job was done by another {waited:.1f} s after the kill "
+          f"(QUJAT_BATCH_STALLED_AFTER={stalled_after})")
+    assert waited >= stalled_after                            # not before the worker is deemed dead
+
+
+def test_new_while_the_old_batchs_workers_run(archive, processes, tmp_path):
+    """`qujat regenerate --new` while a coordinator and its workers run the same filters: the old
+    batch is cancelled in the new one's transaction; its coordinator says so and ends within
+    seconds (it used to re-queue the cancelled batch's items for three rounds and give up); its
+    workers write no version after the cancellation. Each record gets exactly one version from
+    the new batch (and at most one from the old one, made before it was cancelled)."""
+    ids = _ids(archive, 60, skip=80)
+    id_args = [a for rid in ids for a in ("--id", str(rid))]
+    args = ("regenerate", *id_args, "--workers", "1", "--no-progress", "--report-dir", str(tmp_path))
+    old = archive.qujat(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    processes.append(old)
+    spec = BatchSpec(ids=ids)
+    with archive.store() as store:
+        first = wait_for(lambda: store.batch_running(spec.spec_hash), 60, "the first batch")
+        wait_for(lambda: store.batch_versions(first.id), 180, "a first version of the old batch")
+        new = archive.qujat(*args, "--new", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        processes.append(new)
+        second = wait_for(lambda: (b := store.batch_running(spec.spec_hash)) and b.id != first.id and b,
+                          60, "the new batch")
+        _, old_err = old.communicate(timeout=60)
+        ended_after = (dt.datetime.now(dt.timezone.utc) - second.created_at).total_seconds()
+        out, err = new.communicate(timeout=300)
+        cancelled = store.batch_get(first.id)
+        assert cancelled.status == "cancelled" and cancelled.finished_at == second.created_at
+        assert cancelled.counts.get("pending"), "the old batch was over before --new"
+        assert new.returncode == 0, err.decode()
+        assert f"batch {first.id} was cancelled" in old_err.decode()
+        assert "giving up" not in old_err.decode()
+        assert old.returncode == 1, old_err.decode()                 # records left pending
+        assert ended_after < 15, ended_after
+        made_old = dict(store.batch_versions(first.id))
+        assert sorted(rid for rid, _ in store.batch_versions(second.id)) == sorted(ids)
+        for rid in ids:
+            versions = store.versions(rid)
+            assert len(versions) == 2 + (rid in made_old)            # one per batch, none lost
+            assert all(v.created_at < second.created_at for v in versions if v.number == made_old.get(rid))
+        summary = json.loads(out.decode().strip().splitlines()[-1])
+        assert (summary["batch"], summary["done"], summary["pending"]) == (str(second.id), len(ids), 0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from qujat import jobs
 from store import Store
 from store.batches import RecordFilter
@@ -41,3 +43,17 @@ def test_schema_once_and_jobs_queued_once(pg_database, tmp_path):
     assert sorted(len(j.task_kwargs["record_ids"]) for j in queued) == [4, 8, 8]
     assert {r for j in queued for r in j.task_kwargs["record_ids"]} == pending and len(pending) == 20
     assert jobs.retry_stalled(pg_database) == 0                  # nothing is running: nothing stalled
+
+
+def test_the_stalled_timeout_is_a_setting():
+    """QUJAT_BATCH_STALLED_AFTER: how long a batch worker may be silent before its jobs are
+    queued again (default 8 s); less than two of its heartbeats is refused."""
+    from qujat.settings import Settings, SettingsError
+
+    assert Settings().batch_stalled_after == jobs.STALLED_AFTER_S == 8.0
+    assert Settings.from_env({"QUJAT_BATCH_STALLED_AFTER": "45"}).batch_stalled_after == 45.0
+    for bad in ("2", "soon", "-1"):
+        with pytest.raises(SettingsError, match="QUJAT_BATCH_STALLED_AFTER"):
+            Settings.from_env({"QUJAT_BATCH_STALLED_AFTER": bad})
+    with pytest.raises(SettingsError, match="QUJAT_BATCH_STALLED_AFTER"):
+        Settings(batch_stalled_after=1.0)
