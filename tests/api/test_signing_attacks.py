@@ -681,3 +681,28 @@ def test_tickets_are_256_random_bits_and_only_their_hash_is_stored(flow):
     stored = b"".join(p.read_bytes() for p in Path(flow.runtime.settings.data_dir).glob("qujat.sqlite3*"))
     assert stored and not [t for t in tickets if t.encode() in stored]
     assert all(hashlib.sha256(t.encode()).hexdigest().encode() in stored for t in tickets)
+
+
+def test_a_record_annulled_mid_signing_takes_no_more_signatures(flow):
+    from qujat import service
+    from qujat.web.signpage import words
+
+    doc = flow.issue(_two_signers(flow))
+    assert flow.post(doc, flow.cms(flow.nca, _digest(flow, doc))).status_code == 200
+    digest = _digest(flow, doc)
+    ticket = _ticket(flow, doc)
+    service.annul(flow.runtime, doc["id"], "Шешім күшін жойды / Решение отменено", signflow.Caller("t", "t"))
+    before = flow.snapshot(doc)
+    head_cms = base64.b64encode(flow.cms(flow.head, digest)).decode()
+    r = flow.client.post(f"/documents/{doc['id']}/signatures", json={"cms": head_cms})
+    assert r.status_code == 409 and r.json()["code"] == "not_awaiting", r.text
+    assert flow.client.get(f"/documents/{doc['id']}/signing").status_code == 409
+    assert flow.client.post(f"/documents/{doc['id']}/signing/tickets").status_code == 409
+    page = flow.client.get(f"/sign/{doc['id']}", params={"ticket": ticket})
+    assert page.status_code == 409 and words("closed", "kk") in page.text
+    assert flow.client.get(f"/sign/{doc['id']}/pages/1.png", params={"ticket": ticket}).status_code == 409
+    r = flow.client.post(f"/sign/{doc['id']}/signature", params={"ticket": ticket}, json={"cms": head_cms})
+    assert r.status_code == 409 and r.json()["code"] == "not_awaiting", r.text
+    assert flow.snapshot(doc) == before
+    assert flow.client.get(f"/documents/{doc['id']}").json()["status"] == "annulled"
+    assert flow.client.get(f"/v/{doc['token']}.json").json()["status"] == "annulled"
