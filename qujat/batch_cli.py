@@ -25,11 +25,32 @@ __all__ = ["register"]
 EXIT_FAILURES, EXIT_UNFINISHED, EXIT_INVALID = 3, 1, 2
 
 
+class _BadIdsFile(ValueError):
+    """Lines of --ids-file that are not record ids (FILE:LINE: text)."""
+
+
+def _ids_file(path: str) -> list[str]:
+    """The record ids of an ids file: one per line; blank lines, ``#`` comments, a byte-order
+    mark and CRLF line ends are fine; any other line that is not a UUID is named with its line
+    number (the batch's own check would name a position among the sorted unique ids)."""
+    ids, bad = [], []
+    for n, line in enumerate(Path(path).read_text("utf-8-sig").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            ids.append(str(uuid.UUID(text)))
+        except ValueError:
+            bad.append(f"{path}:{n}: not a record id (UUID): {text[:60]!r}")
+    if bad:
+        raise _BadIdsFile("\n".join(bad[:20] + ([f"… and {len(bad) - 20} more"] if len(bad) > 20 else [])))
+    return ids
+
+
 def _spec_json(args) -> dict:
     ids = list(args.id or [])
     if args.ids_file:
-        text = Path(args.ids_file).read_text("utf-8")
-        ids += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        ids += _ids_file(args.ids_file)
     raw = {"kind": "extend_ltv" if args.extend_ltv else "regenerate",
            "types": args.type or None, "languages": args.language or None,
            "issued_from": args.issued_from, "issued_to": args.issued_to,
@@ -65,6 +86,12 @@ def cmd_regenerate(args) -> int:
         return _invalid(e)
     except OSError as e:
         print(f"qujat regenerate: cannot read --ids-file: {e.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    except UnicodeDecodeError:
+        print("qujat regenerate: --ids-file is not UTF-8 text", file=sys.stderr)
+        return EXIT_INVALID
+    except _BadIdsFile as e:
+        print(f"qujat regenerate: invalid --ids-file:\n{e}", file=sys.stderr)
         return EXIT_INVALID
     except ValueError:
         print("qujat regenerate: --retry-failed takes a batch id (UUID)", file=sys.stderr)

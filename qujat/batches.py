@@ -61,6 +61,7 @@ OFFICIALS_SIGNED = ("signed by its officials with their own EDS: a new version n
 STATUSES = tuple(s.value for s in Status if s is not Status.AWAITING_SIGNATURE)
 FAILURES_SHOWN = 100            # failures a progress report lists (the item report has all)
 SAMPLE = 10                     # record ids a dry run shows
+UNKNOWN_SHOWN = 20              # unknown record ids an invalid batch names
 CHUNK = 8                       # records per `process` call (a job on PostgreSQL)
 RESTARTS = 3                    # times a local worker of one shard is started again
 POLL_S = 0.5
@@ -534,12 +535,13 @@ def _check_can_run(rt: Runtime, spec: BatchSpec) -> None:
     if spec.kind is BatchKind.EXTEND_LTV and not rt.settings.tsa_url:
         problems.append(FieldProblem("kind", "an LTV extension needs a timestamp service (QUJAT_TSA_URL)"))
     if spec.ids:
-        store = _store(rt)
-        for i, rid in enumerate(spec.ids):
-            try:
-                store.get(rid)
-            except NotFound:
-                problems.append(FieldProblem(f"ids.{i}", f"no record {rid}"))
+        # one problem on "ids" naming the unknown ids: the spec's ids are sorted and unique, so a
+        # position in them is not the position in what the caller sent
+        unknown = _store(rt).batch_unknown_ids(spec.ids)
+        if unknown:
+            shown = ", ".join(str(i) for i in unknown[:UNKNOWN_SHOWN])
+            more = f" and {len(unknown) - UNKNOWN_SHOWN} more" if len(unknown) > UNKNOWN_SHOWN else ""
+            problems.append(FieldProblem("ids", f"no record with the id {shown}{more}"))
     if problems:
         raise RequestInvalid(problems)
 

@@ -115,6 +115,15 @@ class BatchSteps:
             if rows:
                 yield rows
 
+    def batch_unknown_ids(self, ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+        """Those of ``ids`` that name no record (looked up a page at a time), in their order."""
+        ids = list(dict.fromkeys(ids))
+        known: set[uuid.UUID] = set()
+        with self._read() as s:
+            for i in range(0, len(ids), PAGE):
+                known.update(s.scalars(select(_RECORDS.c.id).where(_RECORDS.c.id.in_(ids[i:i + PAGE]))))
+        return [i for i in ids if i not in known]
+
     # -- creation --------------------------------------------------------------------------
 
     def batch_running(self, spec_hash: str) -> BatchInfo | None:
@@ -374,9 +383,14 @@ def _rows(s: Session, q) -> list[Candidate]:
 def _failed_page(s: Session, batch_id: uuid.UUID, after: uuid.UUID | None,
                  limit: int) -> tuple[list[Candidate], Any]:
     r, v, i = _RECORDS, _VERSIONS, _ITEMS
+    # a failed item that an earlier retry of the same batch has since done is not taken again
+    later, retry = _ITEMS.alias("later"), _BATCHES.alias("retry")
+    fixed = exists().where(later.c.record_id == r.c.id, later.c.state == "done",
+                           later.c.batch_id == retry.c.id, retry.c.retry_of == batch_id)
     q = (select(r.c.id, r.c.type, r.c.language, r.c.status, v.c.templates, _OFFICIALS)
          .join(i, and_(i.c.record_id == r.c.id, i.c.batch_id == batch_id, i.c.state == "failed"))
-         .join(v, and_(v.c.record_id == r.c.id, v.c.number == r.c.current_version)))
+         .join(v, and_(v.c.record_id == r.c.id, v.c.number == r.c.current_version))
+         .where(~fixed))
     if after is not None:
         q = q.where(r.c.id > after)
     rows = _rows(s, q.order_by(r.c.id).limit(limit))

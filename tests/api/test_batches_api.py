@@ -173,7 +173,7 @@ def test_bad_filters_are_422_with_field_paths_and_start_nothing(server, issuer, 
         ({"kind": "reprint"}, "kind"),
         ({"kind": "extend_ltv"}, "kind"),                  # this server has no TSA configured
         ({"type": ["land_right_act"]}, "type"),            # unknown field (types is the name)
-        ({"ids": [str(uuid.uuid4())]}, "ids.0"),           # names no record
+        ({"ids": [str(uuid.uuid4())]}, "ids"),             # names no record
         ({"include_annulled": "yes"}, "include_annulled"),
         ({"dry_run": "yes"}, "dry_run"),
         ({"new": 1}, "new"),
@@ -186,6 +186,10 @@ def test_bad_filters_are_422_with_field_paths_and_start_nothing(server, issuer, 
         found = problems(batcher.post("/batches", json=body))
         assert any(p.startswith(path) for p in found), (body, found)
         assert all(m for m in found.values())
+    # an unknown id is named, wherever it stood (the ids are sorted: a position would mislead)
+    unknown = "00000000-0000-0000-0000-000000000001"
+    assert problems(batcher.post("/batches", json={"ids": [records[0]["id"], unknown, records[0]["id"]]})) \
+        == {"ids": f"no record with the id {unknown}"}
     assert problems(batcher.post("/batches", content=b"{not json",
                                  headers={"Content-Type": "application/json"})) == {"": "the body is not valid JSON"}
     assert "" in problems(batcher.post("/batches", json=[{"types": ["land_right_act"]}]))

@@ -16,11 +16,13 @@ import uuid
 
 import psycopg
 import pytest
+from sqlalchemy import func, select
 
 from qujat import batches, jobs, service
 from qujat.batches import BatchSpec
 from qujat.runtime import open_runtime
 from store.batches import RecordFilter
+from store.orm import BatchRow
 from tests.api.helpers import qr_texts
 from tests.batches.conftest import PYTHON, ROOT, wait_for
 
@@ -192,3 +194,83 @@ def test_new_while_the_old_batchs_workers_run(archive, processes, tmp_path):
             assert all(v.created_at < second.created_at for v in versions if v.number == made_old.get(rid))
         summary = json.loads(out.decode().strip().splitlines()[-1])
         assert (summary["batch"], summary["done"], summary["pending"]) == (str(second.id), len(ids), 0)
+
+
+def _regenerate(archive, *args: str, timeout: float = 300) -> tuple[int, str, str]:
+    p = archive.qujat("regenerate", "--no-progress", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return p.returncode, out.decode(), err.decode()
+
+
+def test_ids_files_with_duplicates_unknown_ids_and_garbage(sqlite_archive, tmp_path):
+    """An ids file written on Windows (byte-order mark, CRLF), with comments and duplicates,
+    selects each record once; a garbage line is named by its line number and an unknown id by
+    itself (exit 2, no batch); a file that is not UTF-8 is refused."""
+    archive = sqlite_archive
+    ids = [str(i) for i in _ids(archive, 3, skip=150)]
+    good = tmp_path / "ids.txt"
+    good.write_bytes(("\ufeff# the clerk's list\r\n" + "\r\n".join([ids[0], ids[1], "", ids[0].upper(),
+                                                                     f"  {ids[2]}  "]) + "\r\n").encode())
+    code, out, err = _regenerate(archive, "--ids-file", str(good), "--dry-run")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["matching"] == 3 and sorted(plan["sample"]) == sorted(ids)
+
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text(f"{ids[0]}\nDROP TABLE records;\n\n{ids[1]}x\n", "utf-8")
+    code, _, err = _regenerate(archive, "--ids-file", str(garbage), "--workers", "0")
+    assert code == 2
+    assert f"{garbage}:2: not a record id" in err and f"{garbage}:4: not a record id" in err
+    unknown = "00000000-0000-0000-0000-00000000000a"
+    (tmp_path / "unknown.txt").write_text(f"{ids[0]}\n{unknown}\n", "utf-8")
+    code, _, err = _regenerate(archive, "--ids-file", str(tmp_path / "unknown.txt"), "--workers", "0")
+    assert code == 2 and f"ids: no record with the id {unknown}" in err, err
+    (tmp_path / "latin1.txt").write_bytes("# список\n".encode("cp1251"))
+    code, _, err = _regenerate(archive, "--ids-file", str(tmp_path / "latin1.txt"), "--workers", "0")
+    assert code == 2 and "not UTF-8" in err
+    with archive.store() as store, store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(BatchRow)).scalar() == 0
+
+
+def test_a_batch_over_no_record_finishes_at_once(archive, tmp_path):
+    """Filters that match nothing: a batch of 0 records, finished, exit 0, an empty report; run
+    again, it is a new (finished) batch, not one left running for ever."""
+    for _ in range(2):
+        code, out, err = _regenerate(archive, "--type", "cadastral_value_act", "--workers", "1",
+                                     "--report-dir", str(tmp_path), timeout=120)
+        assert code == 0, err
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert (summary["status"], summary["total"], summary["done"], summary["pending"]) == \
+            ("finished", 0, 0, 0)
+        with open(summary["report_csv"], encoding="utf-8") as f:
+            assert f.read().splitlines() == [",".join(batches.ItemReport.CSV_HEADER)]
+    with archive.store() as store, store.engine.connect() as conn:
+        assert conn.execute(select(BatchRow.status)).scalars().all() == ["finished", "finished"]
+
+
+def test_the_same_regenerate_twice_at_once(archive, processes, tmp_path):
+    """Two `qujat regenerate` commands with the same filters started together: one batch, which
+    both run (the second resumes it); each record gets exactly one new version; both exit 0."""
+    ids = _ids(archive, 12, skip=170)
+    id_args = [a for rid in ids for a in ("--id", str(rid))]
+    runs = [archive.qujat("regenerate", *id_args, "--workers", "1", "--no-progress",
+                          "--report-dir", str(tmp_path / str(n)), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) for n in range(2)]
+    processes.extend(runs)
+    outs = [p.communicate(timeout=300) for p in runs]
+    for p, (out, err) in zip(runs, outs):
+        assert p.returncode == 0, err.decode()
+    summaries = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outs]
+    assert summaries[0]["batch"] == summaries[1]["batch"]
+    assert sorted("resumed" in err.decode() for _, err in outs) == [False, True]
+    with archive.store() as store, store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(BatchRow)).scalar() == 1
+        made = store.batch_versions(uuid.UUID(summaries[0]["batch"]))
+        assert sorted(made) == sorted((rid, 2) for rid in ids)
+        for rid in ids:
+            assert [v.number for v in store.versions(rid)] == [1, 2]

@@ -81,7 +81,7 @@ def test_filters_and_dry_run(svc):
     assert (plan.matching, set(plan.sample)) == (5, set(ids[190:195]))
     with pytest.raises(RequestInvalid) as e:
         batches.start(rt, BatchSpec(ids=(ids[0], uuid.UUID(int=7))), caller=CALLER)
-    assert [p.path for p in e.value.problems] == ["ids.1"]
+    assert [(p.path, p.message) for p in e.value.problems] == [("ids", f"no record with the id {uuid.UUID(int=7)}")]
     with pytest.raises(NotFound):
         batches.progress(rt, uuid.uuid4())
 

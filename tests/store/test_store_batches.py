@@ -170,3 +170,25 @@ def test_only_running_batches_of_a_spec_are_unique(store):
         conn.execute(update(BatchRow).where(BatchRow.id == again.id).values(status="finished"))
     third = _batch(store)
     assert third.status == "running" and third.id not in (first.id, again.id)
+
+
+def test_a_second_retry_takes_only_what_the_first_did_not_fix(store):
+    """`--retry-failed B` twice: the second retry takes B's failed records that the first retry
+    did not give a version (it used to take them all again, and a record fixed by the first
+    retry got yet another version)."""
+    fixed, still = new_record(store), new_record(store)
+    batch = _batch(store)
+    for r in (fixed, still):
+        store.batch_item_failed(batch.id, r.id, "broken")
+
+    def retry(spec_hash: str):
+        return store.batch_create(kind="regenerate", spec={}, spec_hash=spec_hash, actor="cli:test",
+                                  where=None, classify=lambda c: None, retry_of=batch.id)
+
+    first = retry("b" * 64)
+    assert sorted(store.batch_pending(first.id)) == sorted([fixed.id, still.id])
+    assert store.batch_add_version(first.id, fixed.id, content("fixed"), actor="batch:w").number == 2
+    assert store.batch_item_failed(first.id, still.id, "still broken")
+    assert store.batch_finish_if_done(first.id, "batch:w")
+    second = retry("c" * 64)
+    assert store.batch_pending(second.id) == [still.id] and second.total == 1
