@@ -69,6 +69,9 @@ __all__ = [
     "UntrustedSigner",
     "TooLarge",
     "AlreadySigned",
+    "MAX_CMS_CERTS",
+    "MAX_CERTS_PER_SUBJECT",
+    "cert_set_problem",
 ]
 
 # Bytes of DER the CMS may take when no certificate is known in advance: an NCA signing
@@ -299,7 +302,10 @@ MAX_CMS_CERTS = 10
 MAX_CERTS_PER_SUBJECT = 2
 
 
-def _cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
+def cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
+    """Why ``signed_data``'s certificate set is refused (more than `MAX_CMS_CERTS`, or more
+    than `MAX_CERTS_PER_SUBJECT` with one subject), ``what`` naming it in the message; None if
+    it is not. Check it before building a chain from a stranger's certificates."""
     certs = [c.chosen for c in signed_data["certificates"]] if signed_data["certificates"] else []
     if len(certs) > MAX_CMS_CERTS:
         return f"{what} carries {len(certs)} certificates; at most {MAX_CMS_CERTS} are taken"
@@ -317,13 +323,13 @@ def _cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
 def _check_cert_sets(sd: cms.SignedData, si: cms.SignerInfo) -> None:
     """`BadCms` when the CMS, or a timestamp token among its unsigned attributes, carries more
     certificates than `MAX_CMS_CERTS` or more than `MAX_CERTS_PER_SUBJECT` with one subject."""
-    problem = _cert_set_problem(sd, "the CMS")
+    problem = cert_set_problem(sd, "the CMS")
     if problem is None and si["unsigned_attrs"] is not core.VOID:
         for attr in si["unsigned_attrs"]:
             if attr["type"].native == "signature_time_stamp_token":
                 for token in attr["values"]:
                     if token["content_type"].native == "signed_data":
-                        problem = problem or _cert_set_problem(token["content"], "its timestamp token")
+                        problem = problem or cert_set_problem(token["content"], "its timestamp token")
     if problem is not None:
         raise BadCms(problem)
 
