@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from asn1crypto import algos, cms, core, keys, x509 as asn1_x509
 from cryptography import x509
@@ -435,7 +435,7 @@ def test_the_ticket_and_full_iins_stay_out_of_the_server_logs(flow, served, capl
     doc = flow.issue(_one_signer())
     ticket = _ticket(flow, doc)
     digest = _digest(flow, doc)
-    with caplog.at_level(logging.DEBUG), httpx.Client(base_url=served, timeout=60) as http:
+    with caplog.at_level(logging.DEBUG), httpx2.Client(base_url=served, timeout=60) as http:
         q = {"ticket": ticket}
         assert http.get(f"/sign/{doc['id']}", params=q).status_code == 200
         assert http.get(f"/sign/{doc['id']}/pages/1.png", params=q).status_code == 200
@@ -469,7 +469,7 @@ def _poppler_children() -> int:
 def _fetch_pages_at_once(served: str, doc: dict, ticket: str, pages: list[int]) -> list[tuple[int, float]]:
     """Ask for ``pages`` (one request each, released together): (status, seconds) of each."""
     def fetch(n: int):
-        with httpx.Client(base_url=served, timeout=120) as http:
+        with httpx2.Client(base_url=served, timeout=120) as http:
             barrier.wait()
             began = time.monotonic()
             r = http.get(f"/sign/{doc['id']}/pages/{n}.png", params={"ticket": ticket})
