@@ -38,7 +38,7 @@ from signing.sign import sign_pdf
 from store import (ApiKey, AuditEvent, Conflict, NewVersion, NotFound, Record, SignatureInfo,
                    TemplateRef, Version, request_fingerprint)
 
-__all__ = ["Caller", "Issued", "ExternalIdTaken", "AwaitingSignature", "issue", "annul", "get", "versions", "audit", "decode",
+__all__ = ["Caller", "Issued", "ExternalIdTaken", "AwaitingSignature", "issue", "annul", "get", "versions", "audit", "decode", "version_file",
            "current_file", "signing_roles", "sign_server_side", "template_refs"]
 
 log = logging.getLogger(__name__)
@@ -188,14 +188,27 @@ def audit(rt: Runtime, record_id: uuid.UUID | str) -> tuple[AuditEvent, ...]:
 
 def current_file(rt: Runtime, record_id: uuid.UUID | str, kind: str) -> tuple[Record, bytes]:
     """The record and the bytes of its current version's ``kind`` file ("pdf" or "docx")."""
+    record, _, data = version_file(rt, record_id, kind)
+    return record, data
+
+
+def version_file(rt: Runtime, record_id: uuid.UUID | str, kind: str,
+                 number: int | None = None) -> tuple[Record, Version, bytes]:
+    """The record, its version ``number`` (the current one by default) and that version's
+    ``kind`` file ("pdf" or "docx"). `AwaitingSignature` if the record has no version yet;
+    `store.NotFound` for a version it does not have."""
     store = _store(rt)
     record = store.get(_record_id(record_id))
-    found = [v for v in store.versions(record.id) if v.number == record.current_version]
-    if not found:
+    versions = store.versions(record.id)
+    if not versions:
         raise AwaitingSignature(f"document {record.id} has no signed file: it is {record.status.value} "
                                 "(its officials had not all signed)", record_id=record.id)
+    wanted = record.current_version if number is None else number
+    found = [v for v in versions if v.number == wanted]
+    if not found:
+        raise NotFound(f"document {record.id} has no version {wanted} (it has 1 to {versions[-1].number})")
     (version,) = found
-    return record, store.blobs.get(version.pdf_sha256 if kind == "pdf" else version.docx_sha256)
+    return record, version, store.blobs.get(version.pdf_sha256 if kind == "pdf" else version.docx_sha256)
 
 
 # -- internals -----------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ class Version:
     docx_sha256: str
     signatures: tuple[SignatureInfo, ...]
     created_at: dt.datetime
+    batch_id: uuid.UUID | None = None       # the batch that made it (None: issued or signed)
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,7 @@ def _version(row: VersionRow | Row) -> Version:
                    templates={lang: TemplateRef(**t) for lang, t in row.templates.items()},
                    pdf_sha256=row.pdf_sha256, docx_sha256=row.docx_sha256,
                    signatures=tuple(SignatureInfo.from_json(s) for s in row.signatures),
-                   created_at=row.created_at)
+                   created_at=row.created_at, batch_id=getattr(row, "batch_id", None))
 
 
 def _event(row: AuditRow | Row) -> AuditEvent:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from qujat import service, signflow
@@ -89,30 +89,35 @@ def get_document(document_id: str, request: Request,
     return _document(request, service.get(runtime(request), document_id))
 
 
-def _file(request: Request, document_id: str, kind: str, media_type: str) -> Response:
+def _file(request: Request, document_id: str, kind: str, media_type: str, number: int | None) -> Response:
     try:
-        record, data = service.current_file(runtime(request), document_id, kind)
+        record, version, data = service.version_file(runtime(request), document_id, kind, number)
     except service.AwaitingSignature as e:
         raise ApiError(409, "awaiting_signature", "the document is awaiting its officials' signatures: "
                        "its file exists once the last one has signed") from e
-    name = f"{record.type}_{record.language.replace('+', '-')}_v{record.current_version}.{kind}"
+    name = f"{record.type}_{record.language.replace('+', '-')}_v{version.number}.{kind}"
     return Response(data, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{name}"',
                              "Cache-Control": "private, no-store"})
 
 
-@router.get("/{document_id}/pdf", response_class=Response, summary="The current version's signed PDF",
+_VERSION = Query(None, ge=1, le=1_000_000, description="a version number (default: the current one)")
+
+
+@router.get("/{document_id}/pdf", response_class=Response, summary="A version's signed PDF (the current one by default)",
             responses={200: {"content": {"application/pdf": {}}}})
-def get_pdf(document_id: str, request: Request, key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
-    return _file(request, document_id, "pdf", "application/pdf")
+def get_pdf(document_id: str, request: Request, version: int | None = _VERSION,
+            key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
+    return _file(request, document_id, "pdf", "application/pdf", version)
 
 
-@router.get("/{document_id}/docx", response_class=Response, summary="The current version's DOCX",
+@router.get("/{document_id}/docx", response_class=Response, summary="A version's DOCX (the current one by default)",
             responses={200: {"content": {
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {}}}})
-def get_docx(document_id: str, request: Request, key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
+def get_docx(document_id: str, request: Request, version: int | None = _VERSION,
+             key: ApiKey = Depends(require(READ, ISSUE, ANNUL))) -> Response:
     return _file(request, document_id, "docx",
-                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document", version)
 
 
 @router.get("/{document_id}/versions", response_model=list[VersionOut], summary="Every version, 1 first")

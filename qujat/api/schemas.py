@@ -51,6 +51,8 @@ class VersionOut(BaseModel):
     docx_sha256: str
     templates: dict[str, TemplateOut] = Field(description="language → template version and SHA-256")
     signatures: list[SignatureOut]
+    batch_id: uuid.UUID | None = Field(None, description="the batch that made this version "
+                                       "(regeneration or LTV extension); null when issued or signed")
 
 
 class DocumentOut(BaseModel):
@@ -134,7 +136,8 @@ def version_out(v: Version) -> VersionOut:
                       docx_sha256=v.docx_sha256,
                       templates={lang: TemplateOut(version=t.version, sha256=t.sha256)
                                  for lang, t in v.templates.items()},
-                      signatures=[SignatureOut(signer=s.signer, time=s.time) for s in v.signatures])
+                      signatures=[SignatureOut(signer=s.signer, time=s.time) for s in v.signatures],
+                      batch_id=v.batch_id)
 
 
 def document_out(record: Record, versions: tuple[Version, ...], base_url: str) -> DocumentOut:
