@@ -51,6 +51,7 @@ from ._aio import run_sync as _run
 from .certload import load_certs
 from .errors import SigningError
 from .keypurpose import signer_problem
+from .limits import MAX_CERTS_PER_SUBJECT, MAX_CMS_CERTS, cert_set_problem, cms_problem
 from .ncacert import signer_fields
 from .sign import _BASE_MARGIN, _TIMESTAMP_MARGIN, _field_name, _writer
 
@@ -295,41 +296,11 @@ def _parse_cms_unguarded(der: bytes) -> tuple[cms.SignedData, cms.SignerInfo, by
     return sd, si, bytes(find_unique_cms_attribute(si["signed_attrs"], "message_digest").native)
 
 
-#: Certificates a CMS (and each timestamp token in it) may carry: the signer's, its CAs and a
-#: spare, at most two with one subject (a renewed or cross-certified CA). Many certificates
-#: claiming one name make a chain builder try every ordering of them (8 took 7.6 s, 10 minutes).
-MAX_CMS_CERTS = 10
-MAX_CERTS_PER_SUBJECT = 2
-
-
-def cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
-    """Why ``signed_data``'s certificate set is refused (more than `MAX_CMS_CERTS`, or more
-    than `MAX_CERTS_PER_SUBJECT` with one subject), ``what`` naming it in the message; None if
-    it is not. Check it before building a chain from a stranger's certificates."""
-    certs = [c.chosen for c in signed_data["certificates"]] if signed_data["certificates"] else []
-    if len(certs) > MAX_CMS_CERTS:
-        return f"{what} carries {len(certs)} certificates; at most {MAX_CMS_CERTS} are taken"
-    subjects: dict[bytes, int] = {}
-    for cert in certs:
-        if isinstance(cert, x509.Certificate):
-            key = cert.subject.dump()
-            subjects[key] = subjects.get(key, 0) + 1
-            if subjects[key] > MAX_CERTS_PER_SUBJECT:
-                return (f"{what} carries {subjects[key]} certificates with the subject "
-                        f"{cert.subject.human_friendly!r}; at most {MAX_CERTS_PER_SUBJECT} are taken")
-    return None
-
-
 def _check_cert_sets(sd: cms.SignedData, si: cms.SignerInfo) -> None:
     """`BadCms` when the CMS, or a timestamp token among its unsigned attributes, carries more
-    certificates than `MAX_CMS_CERTS` or more than `MAX_CERTS_PER_SUBJECT` with one subject."""
-    problem = cert_set_problem(sd, "the CMS")
-    if problem is None and si["unsigned_attrs"] is not core.VOID:
-        for attr in si["unsigned_attrs"]:
-            if attr["type"].native == "signature_time_stamp_token":
-                for token in attr["values"]:
-                    if token["content_type"].native == "signed_data":
-                        problem = problem or cert_set_problem(token["content"], "its timestamp token")
+    certificates than `MAX_CMS_CERTS` or more than `MAX_CERTS_PER_SUBJECT` with one subject
+    (``limits``: many certificates claiming one name make a chain builder try every ordering)."""
+    problem = cms_problem(sd, si)
     if problem is not None:
         raise BadCms(problem)
 

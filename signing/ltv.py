@@ -50,6 +50,7 @@ from ._aio import run_sync
 from ._compat import keep_metadata
 from .certload import CertSource, CrlSource, load_certs, load_crls
 from .errors import NotAPdfError, SigningError
+from .limits import cert_pool_problem, cert_set_problem, dss_counts_problem
 from .netfetch import Fetcher, FetchPolicy
 from .verify import _anchored_path
 
@@ -75,6 +76,11 @@ def _reader(pdf: bytes) -> PdfFileReader:
 
 
 def _signed_data_certs(signed_data: cms.SignedData) -> list[x509.Certificate]:
+    """The signer's certificate first, then the others; `SigningError` when the set is over
+    the limits (``limits``: no chain is built from a maze of same-named CAs)."""
+    problem = cert_set_problem(signed_data, "a CMS in the file")
+    if problem is not None:
+        raise SigningError(f"not extended: {problem}")
     info = extract_certificate_info(signed_data)
     return [info.signer_cert, *info.other_certs]
 
@@ -98,9 +104,17 @@ def _certs_in_file(reader: PdfFileReader) -> tuple[list[x509.Certificate], list[
         leaves.append(certs[0])
         pool.extend(certs)
     try:
-        pool.extend(DocumentSecurityStore.read_dss(reader).load_certs())
+        dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
         pass
+    else:
+        problem = dss_counts_problem(len(dss.certs), len(dss.crls), len(dss.ocsps))
+        if problem is not None:
+            raise SigningError(f"not extended: {problem}")
+        pool.extend(dss.load_certs())
+    problem = cert_pool_problem(pool)
+    if problem is not None:
+        raise SigningError(f"not extended: {problem}")
     return leaves, pool
 
 
@@ -219,14 +233,19 @@ def extend_to_blta(
     timestamp the verifier still reports it B-B: sign at B-T or above to archive.
     """
     reader = _reader(pdf)
+    try:
+        found: tuple | Exception = _certs_in_file(reader)  # refuses sets over the limits first
+    except SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a CMS or DSS pyHanko cannot read
+        found = exc
     tsa_certs = _tsa_certs(timestamper)
     if validation_context is None:
         if not trust_roots:
             raise SigningError("extending to B-LTA needs trust anchors (--trust) or a validation context")
-        try:
-            leaves, pool = _certs_in_file(reader)
-        except Exception as exc:  # noqa: BLE001 - a CMS or DSS pyHanko cannot read
-            raise SigningError(f"the signatures' certificates cannot be read: {exc}") from exc
+        if isinstance(found, Exception):
+            raise SigningError(f"the signatures' certificates cannot be read: {found}") from found
+        leaves, pool = found
         validation_context = ltv_validation_context(
             [*leaves, tsa_certs[0]], [*pool, *tsa_certs], trust_roots=trust_roots, policy=policy, crls=crls,
             at=(at or datetime.now(timezone.utc)),

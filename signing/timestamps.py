@@ -78,6 +78,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from ._aio import run_sync
 from .keypurpose import tsa_problem
+from .limits import cert_set_problem
 from .model import Indication, SubIndication, TimestampKind, TimestampReport
 
 __all__ = [
@@ -190,6 +191,18 @@ def _signed_data(value) -> cms.SignedData:
         raise _format("the timestamp token cannot be parsed") from None
 
 
+def _within_limits(signed_data: cms.SignedData, what: str) -> None:
+    """_Bad (FORMAT_FAILURE) when the token carries more certificates than ``limits`` allow:
+    checked before pyHanko builds the TSA's chain from them (``verify`` checks the whole
+    file first; this keeps the rule where the chains are built)."""
+    try:
+        problem = cert_set_problem(signed_data, what)
+    except Exception:  # noqa: BLE001 - certificates that do not parse fail later, in pyHanko
+        return
+    if problem is not None:
+        raise _format(problem)
+
+
 def _imprint_matches(tst_info: tsp.TSTInfo, data: bytes) -> bool:
     imprint = tst_info["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"].native
@@ -257,6 +270,7 @@ def _judge_status(status: TimestampSignatureStatus, time: datetime) -> str:
 async def _check_signature_token(value, signer_info: cms.SignerInfo, context: ValidationContext) -> tuple[str, datetime]:
     """(TSA name, genTime) of a token that passes; _Bad otherwise."""
     signed_data = _signed_data(value)
+    _within_limits(signed_data, "the timestamp token")
     tsa_cert = _embedded_tsa_cert(signed_data)
     tst_info, gen_time = _tst_info(signed_data, _tsa_name(tsa_cert))
     signature = signer_info["signature"].native
@@ -347,6 +361,7 @@ async def _check_document_stamp(ts: EmbeddedPdfSignature, context: ValidationCon
         raise _format("the document timestamp is not a CMS SignedData") from None
     if not isinstance(signed_data, cms.SignedData):
         raise _format("the document timestamp is not a CMS SignedData")
+    _within_limits(signed_data, "the document timestamp")
     tsa_cert = _embedded_tsa_cert(signed_data)
     _, gen_time = _tst_info(signed_data, _tsa_name(tsa_cert))
     try:

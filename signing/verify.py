@@ -73,7 +73,7 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 
-from . import _compat, pdfcheck  # noqa: F401 - _compat: pyHanko reads hex strings in one pass
+from . import _compat, limits, pdfcheck  # noqa: F401 - _compat: pyHanko reads hex strings in one pass
 from ._aio import run_sync
 from .certload import CertSource, CrlSource, cert_parses, load_certs, load_crls, parse_crl_der, parse_ocsp_der
 from .errors import NotAPdfError
@@ -142,23 +142,38 @@ def _crl_signed_by(crl: asn1_crl.CertificateList, cert: x509.Certificate) -> boo
         return False
 
 
-def _read_dss(reader: PdfFileReader, notes: list[FetchNote]) -> tuple[list[x509.Certificate], list, list]:
+@dataclass(frozen=True)
+class _Dss:
+    """What the document security store holds, parsed; ``problem``: why it is refused as a
+    whole (``limits``: too many entries), its entries then left out."""
+
+    certs: tuple[x509.Certificate, ...] = ()
+    ocsps: tuple[asn1_ocsp.OCSPResponse, ...] = ()
+    crls: tuple[asn1_crl.CertificateList, ...] = ()
+    problem: str | None = None
+
+
+def _read_dss(reader: PdfFileReader, notes: list[FetchNote]) -> _Dss:
     """Certificates, OCSP responses and CRLs of the DSS; entries that do not fully parse
-    are dropped (noted), a DSS that cannot be read at all counts as none."""
+    are dropped (noted), a DSS that cannot be read at all counts as none, one with more
+    entries than ``limits`` allow is counted before anything in it is parsed."""
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return [], [], []
+        return _Dss()
     except Exception:  # noqa: BLE001 - e.g. a DSS whose streams exceed the decode limits
         notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "the document security store cannot be read"))
-        return [], [], []
+        return _Dss()
     try:
+        problem = limits.dss_counts_problem(len(dss.certs), len(dss.crls), len(dss.ocsps))
+        if problem is not None:
+            return _Dss(problem=problem)
         certs = list(dss.load_certs())
         ocsp_data = [ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE) for ref in dss.ocsps]
         crl_data = [ref.get_object().read_data(DecodePurpose.CRL) for ref in dss.crls]
     except Exception:  # noqa: BLE001 - a broken DSS in an uploaded file
         notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "the document security store cannot be read"))
-        return [], [], []
+        return _Dss()
     usable = [c for c in certs if cert_parses(c)]
     ocsps, crls = [], []
     for data in ocsp_data:
@@ -173,7 +188,42 @@ def _read_dss(reader: PdfFileReader, notes: list[FetchNote]) -> tuple[list[x509.
             notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "a CRL in the document cannot be used"))
     if len(usable) < len(certs):
         notes.append(FetchNote("dss", "", FetchOutcome.FAILED, "a certificate in the document cannot be parsed"))
-    return usable, ocsps, crls
+    return _Dss(tuple(usable), tuple(ocsps), tuple(crls))
+
+
+def _certificate_problem(
+    sigs: list[EmbeddedPdfSignature], doc_stamps: list[EmbeddedPdfSignature], dss_certs: Iterable[x509.Certificate]
+) -> str | None:
+    """Why the certificates the file brings are refused before any chain is built
+    (``limits``): a signature's CMS or one of its timestamp tokens, a document timestamp,
+    or all of them with the DSS together; None when they are within the limits."""
+    pool: list[x509.Certificate] = list(dss_certs)
+    for kind, items in (("signature", sigs), ("document timestamp", doc_stamps)):
+        for sig in items:
+            try:
+                name = sig.field_name
+                signed_data = sig.signed_data
+                signer_info = sig.signer_info
+                problem = limits.cms_problem(signed_data, signer_info, f"the {kind} {name!r}",
+                                             f"a timestamp token of the {kind} {name!r}")
+                pool.extend(limits.cms_certs(signed_data))
+                for token in limits.token_signed_data(signer_info):
+                    pool.extend(limits.cms_certs(token))
+            except Exception:  # noqa: BLE001 - a CMS that does not parse: its own report says so
+                continue
+            if problem is not None:
+                return problem
+    return limits.cert_pool_problem(pool)
+
+
+def _refused_for_limits(sigs: list[EmbeddedPdfSignature], trailing_ok: bool, problem: str) -> tuple[SignatureReport, ...]:
+    """Every signature a format failure, no chain built: the file carries more certificates
+    (CRLs, OCSP responses) than an honest one and than the verifier takes."""
+    note = f"the file is refused before any certificate chain is built: {problem}"
+    return tuple(
+        _unsupported_report(sig, sig.field_name, trailing_ok, note, SubIndication.FORMAT_FAILURE, Indication.TOTAL_FAILED)
+        for sig in sigs
+    )
 
 
 def _to_pyca(cert: x509.Certificate, cache: dict[bytes, object]):
@@ -277,9 +327,14 @@ def _collect_revinfo(
     user_crls: list[asn1_crl.CertificateList],
     fetcher: Fetcher | None,
     doc_stamps: list[EmbeddedPdfSignature] = (),
+    dss: _Dss | None = None,
+    notes: list[FetchNote] | None = None,
 ) -> _Revinfo:
-    notes: list[FetchNote] = []
-    dss_certs, dss_ocsps, dss_crls = _read_dss(reader, notes)
+    """``dss``/``notes``: the DSS as ``_read_dss`` gave it and its notes (read here if None)."""
+    notes = [] if notes is None else notes
+    if dss is None:
+        dss = _read_dss(reader, notes)
+    dss_certs, dss_ocsps, dss_crls = list(dss.certs), list(dss.ocsps), list(dss.crls)
     crls = list(user_crls) + dss_crls
     ocsps = list(dss_ocsps)
     if fetcher is not None:
@@ -730,6 +785,7 @@ def verify_pdf(
     policy: FetchPolicy | None = None,
     require_revocation: bool = False,
     online: bool = False,
+    time_budget_s: float | None = None,
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` against the ``trust`` anchors.
 
@@ -741,7 +797,9 @@ def verify_pdf(
     signatures gives a report with no signatures (indication INDETERMINATE). Nothing
     inside the file (certificates, revocation URLs, DSS) makes it raise otherwise, but
     :class:`~signing.pdfcheck.InputLimitError` when verifying it would cost more than
-    ``pdfcheck.Limits`` allow (size, revisions, decoded bytes, time).
+    ``pdfcheck.Limits`` allow (size, revisions, decoded bytes, time). ``time_budget_s``:
+    a shorter wall-time budget than ``pdfcheck.Limits.time_budget_s`` (a caller that stops
+    waiting earlier, e.g. the HTTP API, so that its abandoned thread stops soon too).
     """
     if policy is None:
         policy = FetchPolicy(enabled=True) if online else OFFLINE
@@ -751,7 +809,8 @@ def verify_pdf(
     at = at or datetime.now(timezone.utc)
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
-    budget = pdfcheck.Budget(pdfcheck.DEFAULT_LIMITS.time_budget_s)
+    budget = pdfcheck.Budget(min(time_budget_s or pdfcheck.DEFAULT_LIMITS.time_budget_s,
+                                 pdfcheck.DEFAULT_LIMITS.time_budget_s))
     structure = pdfcheck.read_structure(pdf, budget=budget)
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False, decode_limits=pdfcheck.DEFAULT_LIMITS.decode)
@@ -765,9 +824,14 @@ def verify_pdf(
     if not sigs and not doc_stamps:
         return VerificationReport(signatures=())
     anchors = load_certs(trust)
-    fetcher = Fetcher(policy) if policy.enabled else None
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps)
+    dss_notes: list[FetchNote] = []
+    dss = _read_dss(reader, dss_notes)
     trailing_ok = not _trailing_uncovered(pdf)
+    problem = dss.problem or _certificate_problem(sigs, doc_stamps, dss.certs)
+    if problem is not None:  # nothing fetched, no chain built, no timestamp validated
+        return VerificationReport(signatures=_refused_for_limits(sigs, trailing_ok, problem), fetches=tuple(dss_notes))
+    fetcher = Fetcher(policy) if policy.enabled else None
+    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes)
     review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
     for sig in sigs:
         pdfcheck.review_with(sig, review)

@@ -24,7 +24,7 @@ from qujat.api.schemas import ErrorOut
 from signing.errors import NotAPdfError, SigningPackageError
 from signing.verify import verify_pdf
 
-__all__ = ["router", "Verifier", "MAX_UPLOAD_BYTES", "MAX_BODY_BYTES", "TIME_LIMIT"]
+__all__ = ["router", "Verifier", "MAX_UPLOAD_BYTES", "MAX_BODY_BYTES", "TIME_LIMIT", "SLOTS", "BUDGET"]
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,15 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024   # the file plus the multipart framing around it
 TIME_LIMIT = 4.0                    # seconds one verification may take before the caller is answered
 SLOTS = 2                           # verifications running at once (the CPUs are the converters' too)
+BUDGET = TIME_LIMIT + 2.0           # the verifier's own wall-time budget: an abandoned thread stops then
 
 router = APIRouter(tags=["verification"])
 
 
 class Verifier:
     """The verification threads of one app. A verification over its time limit is answered at
-    once but its thread runs on until the verifier's own budget stops it: it keeps its slot till
-    then, so hostile uploads cannot pile up threads."""
+    once but its thread runs on until the verifier's own budget (`BUDGET`) stops it: it keeps its
+    slot till then, so hostile uploads cannot pile up threads; past the slots, 503 at once."""
 
     def __init__(self, slots: int = SLOTS):
         self._slots = threading.BoundedSemaphore(slots)
@@ -92,7 +93,7 @@ async def verify_upload(request: Request, file: UploadFile = File(description="t
     rt = runtime(request)
     try:
         report = await request.app.state.verifier.run(verify_pdf, data, trust=rt.trust_anchors,
-                                                      policy=rt.fetch_policy)
+                                                      policy=rt.fetch_policy, time_budget_s=BUDGET)
     except asyncio.TimeoutError:
         raise ApiError(422, "too_costly", f"verifying this file takes longer than {TIME_LIMIT:g} s; "
                                           "it is not a document this service issues",

@@ -3,7 +3,9 @@ every bad upload — empty, not a PDF, too large, truncated, tampered, deeply ne
 decompression bomb — gets a clear 4xx or a report that does not pass, within 5 s, never a 500."""
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 import time
 import zlib
 
@@ -135,3 +137,36 @@ def test_verify_is_rate_limited_per_client_with_the_page_s_upload_budget(tmp_pat
         assert answers[-1].json()["code"] == "too_many_requests" and int(answers[-1].headers["retry-after"]) >= 1
         r = c.post("/v/ABCDEFGHJKMNPQRSTVWXYZ0123/compare", files={"file": ("a.pdf", b"x")})
         assert r.status_code == 429                  # one budget for /verify and compare
+
+
+def test_verifications_past_the_slots_are_503_and_an_abandoned_one_keeps_its_slot_till_it_ends():
+    """A verification answered "too costly" after TIME_LIMIT goes on in its thread (threads cannot
+    be cancelled) until the verifier's own budget stops it; it keeps its slot till then, so
+    hostile uploads cannot pile up threads: past the slots, 503 with Retry-After at once."""
+    from qujat.api.errors import ApiError
+    from qujat.api.verify import BUDGET, TIME_LIMIT, Verifier
+
+    assert TIME_LIMIT < BUDGET <= 2 * TIME_LIMIT
+    verifier, release = Verifier(slots=1), threading.Event()
+
+    async def scenario() -> None:
+        stuck = asyncio.ensure_future(verifier.run(release.wait, 30))
+        await asyncio.sleep(0.2)
+        for _ in range(2):                               # while it runs, and after its caller gave up
+            started = time.monotonic()
+            with pytest.raises(ApiError) as busy:
+                await verifier.run(time.sleep, 0)
+            assert busy.value.status == 503 and busy.value.code == "busy"
+            assert int(busy.value.headers["Retry-After"]) >= 1 and time.monotonic() - started < 0.5
+            if not stuck.done():
+                with pytest.raises(asyncio.TimeoutError):
+                    await stuck
+        release.set()
+        await asyncio.sleep(0.2)
+        assert await verifier.run(lambda: "done") == "done"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        verifier.close()

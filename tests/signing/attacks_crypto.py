@@ -21,15 +21,15 @@ from asn1crypto import algos, cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-from revpki import NOW, Leaf, RevCa, signer_for
+from revpki import NOW, Leaf, RevCa, signer_for, to_asn1
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 ADOBE_AUTHENTIC_DOCUMENTS_TRUST = x509.ObjectIdentifier("1.2.840.113583.1.1.5")
@@ -254,3 +254,42 @@ def set_tst_attributes(pdf: bytes, attrs: Callable[[bytes], list[cms.CMSAttribut
 
 def imprint(signature: bytes, algorithm: str = "sha256") -> bytes:
     return hashlib.new(algorithm, signature).digest()
+
+
+# --- certificate sets that make a chain builder try every ordering ------------------------
+
+
+def loop_of_cas(n: int, name: str = "LOOP CA") -> tuple[RevCa, list[asn1_x509.Certificate]]:
+    """``n`` CA certificates all named ``name``, each issued by the next one's key (the last
+    by the first's): every ordering of them is a candidate chain, so a path builder that
+    tries them all needs n! steps. Returned as a ``RevCa`` holding the first one's key (its
+    ``issue`` and ``make_tsa`` give leaves below the loop) and the ``n`` certificates."""
+    ca_keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(n)]
+    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cas = [
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(ca_keys[i].public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=30)).not_valid_after(NOW + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_keys[(i + 1) % n], hashes.SHA256())
+        for i in range(n)
+    ]
+    holder = RevCa(name)
+    holder.key, holder.cert = ca_keys[0], cas[0]
+    return holder, [to_asn1(c) for c in cas]
+
+
+def add_dss(pdf: bytes, certs: list[asn1_x509.Certificate] = (), crls: list[bytes] = (),
+            ocsps: list[bytes] = ()) -> bytes:
+    """``pdf`` with a document security store holding these certificates, CRLs (DER) and
+    OCSP responses (DER), written by pyHanko in an incremental update."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    out = io.BytesIO(pdf)
+    DocumentSecurityStore.add_dss(
+        out, None, certs=list(certs), crls=[asn1_crl.CertificateList.load(c) for c in crls],
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsps], force_write=True,
+    )
+    return out.getvalue()
