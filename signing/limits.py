@@ -87,15 +87,18 @@ def cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:
 
 def token_signed_data(signer_info: cms.SignerInfo) -> Iterator[cms.SignedData]:
     """The SignedData of every signature timestamp token among ``signer_info``'s unsigned
-    attributes (values that are not one are skipped: the timestamp checks report them)."""
-    unsigned = signer_info["unsigned_attrs"]
-    if unsigned is core.VOID or isinstance(unsigned, core.Void):
+    attributes. Values that are not one, and whatever follows a part that cannot be parsed,
+    are skipped: the timestamp checks report them as malformed and build no chain from them."""
+    try:
+        unsigned = signer_info["unsigned_attrs"]
+        if unsigned is core.VOID or isinstance(unsigned, core.Void):
+            return
+        tokens = [token["content"] for attr in unsigned if attr["type"].native == "signature_time_stamp_token"
+                  for token in attr["values"]
+                  if isinstance(token, cms.ContentInfo) and token["content_type"].native == "signed_data"]
+    except Exception:  # noqa: BLE001 - asn1crypto raises many types on hostile DER
         return
-    for attr in unsigned:
-        if attr["type"].native == "signature_time_stamp_token":
-            for token in attr["values"]:
-                if isinstance(token, cms.ContentInfo) and token["content_type"].native == "signed_data":
-                    yield token["content"]
+    yield from tokens
 
 
 def cms_problem(signed_data: cms.SignedData, signer_info: cms.SignerInfo | None, what: str = "the CMS",

@@ -197,8 +197,8 @@ def _within_limits(signed_data: cms.SignedData, what: str) -> None:
     file first; this keeps the rule where the chains are built)."""
     try:
         problem = cert_set_problem(signed_data, what)
-    except Exception:  # noqa: BLE001 - certificates that do not parse fail later, in pyHanko
-        return
+    except Exception:  # noqa: BLE001 - asn1crypto raises many types on hostile DER
+        problem = f"the certificates of {what} cannot be read"
     if problem is not None:
         raise _format(problem)
 

@@ -202,15 +202,17 @@ def _certificate_problem(
         for sig in items:
             try:
                 name = sig.field_name
-                signed_data = sig.signed_data
-                signer_info = sig.signer_info
-                problem = limits.cms_problem(signed_data, signer_info, f"the {kind} {name!r}",
-                                             f"a timestamp token of the {kind} {name!r}")
+                signed_data, signer_info = sig.signed_data, sig.signer_info
+            except Exception:  # noqa: BLE001 - no CMS to build a chain from: its own report says so
+                continue
+            what = f"the {kind} {name!r}"
+            try:
+                problem = limits.cms_problem(signed_data, signer_info, what, f"a timestamp token of {what}")
                 pool.extend(limits.cms_certs(signed_data))
                 for token in limits.token_signed_data(signer_info):
                     pool.extend(limits.cms_certs(token))
-            except Exception:  # noqa: BLE001 - a CMS that does not parse: its own report says so
-                continue
+            except Exception:  # noqa: BLE001 - certificates pyHanko might still read in part
+                problem = f"the certificates of {what} cannot be read"
             if problem is not None:
                 return problem
     return limits.cert_pool_problem(pool)

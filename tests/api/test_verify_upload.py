@@ -170,3 +170,20 @@ def test_verifications_past_the_slots_are_503_and_an_abandoned_one_keeps_its_slo
     finally:
         release.set()
         verifier.close()
+
+
+def test_a_cms_with_a_maze_of_same_named_cas_is_answered_at_once_and_fails(live):
+    """Eight CA certificates that share one name, each issued by another's key, made the chain
+    builder try every ordering (9 s of a core, the thread running on after the 4 s answer); the
+    verifier now refuses such a certificate set before it builds a chain (signing/limits.py)."""
+    import tests.signing.conftest  # noqa: F401 - puts tests/signing on sys.path (attacks_crypto, revpki)
+    from attacks_crypto import DOCUMENT_SIGNING, loop_of_cas, sign_with
+    from pdfs import tiny_pdf
+
+    holder, cas = loop_of_cas(8)
+    started = time.process_time()
+    r = upload(live, sign_with(tiny_pdf(), holder.issue("ТЕСТОВ ТЕСТ", eku=[DOCUMENT_SIGNING]), cas))
+    assert r.status_code == 200, r.text
+    [signature] = r.json()["signatures"]
+    assert r.json()["indication"] == "TOTAL_FAILED" and signature["sub_indication"] == "FORMAT_FAILURE"
+    assert time.process_time() - started < 3.0
