@@ -64,6 +64,7 @@ SAMPLE = 10                     # record ids a dry run shows
 UNKNOWN_SHOWN = 20              # unknown record ids an invalid batch names
 CHUNK = 8                       # records per `process` call (a job on PostgreSQL)
 RESTARTS = 3                    # times a local worker of one shard is started again
+ITEM_ATTEMPTS = 3               # unfinished starts of a record (its worker died) before it fails
 POLL_S = 0.5
 
 
@@ -290,6 +291,8 @@ def process(rt: Runtime, batch_id: uuid.UUID, record_ids: Iterable[uuid.UUID], *
             return
         if n and store.batch_status(batch_id) != "running":
             return                     # cancelled by a newer batch (--new): render nothing more
+        if not store.batch_item_started(batch_id, rid, max_attempts=ITEM_ATTEMPTS):
+            continue                   # done meanwhile, or it killed its workers too often
         try:
             record = store.get(rid)
             if record.status is Status.ANNULLED and not spec.include_annulled:

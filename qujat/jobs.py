@@ -147,9 +147,16 @@ def coordinate(rt: Runtime, batch_id: uuid.UUID, *, workers: int,
     try:
         defer_pending(url, store, batch_id, app=app)
         rounds, last_check = 0, time.monotonic()
+        restarts = 0
         while _unfinished(store, batch_id):
             time.sleep(batches.POLL_S)
             on_progress()
+            for k, p in enumerate(procs):      # a worker of ours that died is started again
+                if p.poll() not in (None, 0) and restarts < batches.RESTARTS * len(procs):
+                    log.warning("batch %s: worker (pid %d) exited with %s; starting it again",
+                                batch_id, p.pid, p.returncode)
+                    restarts += 1
+                    procs[k] = _spawn_worker(rt)
             if time.monotonic() - last_check < 2 * HEARTBEAT_S:
                 continue
             last_check = time.monotonic()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, case, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -304,6 +304,29 @@ class BatchSteps:
             # the unique (record_id, batch_id) index: a concurrent attempt committed first
             return None
 
+    def batch_item_started(self, batch_id: uuid.UUID, record_id: uuid.UUID, *, max_attempts: int) -> bool:
+        """Count a start on a pending item before a worker renders it (its own transaction), so
+        that a record whose processing kills its worker every time (out of memory, a crash in a
+        library) does not stall the batch for ever: the start after ``max_attempts`` unfinished
+        ones marks it failed instead. True: go on with it; False: it is not pending (done by
+        another worker, the batch no longer running) or has just been marked failed."""
+        now = self._clock()
+        running = select(_BATCHES.c.id).where(_BATCHES.c.id == batch_id, _BATCHES.c.status == "running")
+        mine = and_(_ITEMS.c.batch_id == batch_id, _ITEMS.c.record_id == record_id,
+                    _ITEMS.c.state == "pending", _ITEMS.c.batch_id.in_(running))
+        with self._write() as s:
+            if s.execute(update(_ITEMS).where(mine).values(attempts=_ITEMS.c.attempts + 1,
+                                                           updated_at=now)).rowcount != 1:
+                return False
+            attempts = s.scalar(select(_ITEMS.c.attempts).where(mine))
+            if attempts <= max_attempts:
+                return True
+            s.execute(update(_ITEMS).where(mine).values(
+                state="failed", updated_at=now,
+                error=f"its worker stopped {attempts - 1} times while processing it (killed, or "
+                      "crashed by it: e.g. out of memory); not tried again in this batch"))
+            return False
+
     def batch_item_failed(self, batch_id: uuid.UUID, record_id: uuid.UUID, reason: str) -> bool:
         """Mark a pending item failed with ``reason``; False if it was not pending."""
         with self._write() as s:
@@ -405,7 +428,9 @@ def _set_item(s: Session, batch_id: uuid.UUID, record_id: uuid.UUID, state: str,
                      .where(_ITEMS.c.batch_id == batch_id, _ITEMS.c.record_id == record_id,
                             _ITEMS.c.state == "pending", _ITEMS.c.batch_id.in_(running))
                      .values(state=state, version=version, error=error,
-                             attempts=_ITEMS.c.attempts + 1, updated_at=now))
+                             # a start counted it already (batch_item_started); else this is one
+                             attempts=case((_ITEMS.c.attempts == 0, 1), else_=_ITEMS.c.attempts),
+                             updated_at=now))
     return done.rowcount == 1
 
 

@@ -274,3 +274,34 @@ def test_the_same_regenerate_twice_at_once(archive, processes, tmp_path):
         assert sorted(made) == sorted((rid, 2) for rid in ids)
         for rid in ids:
             assert [v.number for v in store.versions(rid)] == [1, 2]
+
+
+def test_a_record_that_kills_its_worker_every_time_fails_and_the_batch_goes_on(archive, tmp_path):
+    """A record whose processing kills the worker process each time (a fault injected by the
+    tests' sitecustomize): after ITEM_ATTEMPTS unfinished starts it is reported failed and the
+    batch finishes the others (exit 3). It used to stall its shard (SQLite: given up after the
+    restarts, exit 1, the records behind it never done; PostgreSQL: the coordinator waited for
+    ever once its only worker was dead)."""
+    ids = _ids(archive, 6, skip=185)
+    poison = sorted(ids)[1]
+    id_args = [a for rid in ids for a in ("--id", str(rid))]
+    env = {"PYTHONPATH": f"{ROOT / 'tests' / 'batches' / 'poison'}:{ROOT}",
+           "QUJAT_TEST_POISON_RECORD": str(poison), "QUJAT_BATCH_STALLED_AFTER": "5"}
+    p = archive.qujat("regenerate", *id_args, "--workers", "1", "--no-progress", "--report-dir",
+                      str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=280)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 3, err.decode()[-3000:]
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert (summary["done"], summary["failed"], summary["pending"]) == (5, 1, 0)
+    with archive.store() as store:
+        batch_id = uuid.UUID(summary["batch"])
+        (failed,) = store.batch_items(batch_id, states=("failed",))
+        assert failed.record_id == poison and "worker stopped 3 times" in failed.error
+        assert failed.attempts == batches.ITEM_ATTEMPTS + 1
+        assert [v.number for v in store.versions(poison)] == [1]
+        assert sorted(store.batch_versions(batch_id)) == sorted((rid, 2) for rid in ids if rid != poison)

@@ -163,6 +163,19 @@ def test_extend_ltv_adds_a_version_with_the_same_docx_and_a_document_timestamp(s
         assert [t.kind for t in report.timestamps] == [TimestampKind.DOCUMENT]
         assert pdfsig_valid(new_pdf, tmp_path) == 1
         assert service.audit(rt, rid)[-1].action is Action.EXTEND_LTV
+    # extending versions already at B-LTA again (the command run once more): a renewal, one more
+    # version whose second document timestamp covers the first; everything still verifies
+    again, resumed = batches.start(rt, BatchSpec(kind=BatchKind.EXTEND_LTV, ids=mine), caller=CALLER)
+    assert not resumed and again.id != batch.id
+    assert (batches.run(rt, again.id, workers=0).done, len(rt.store.batch_versions(again.id))) == (2, 2)
+    for rid in mine:
+        twice = service.versions(rt, rid)[-1]
+        assert twice.number == before[rid].number + 2
+        pdf = rt.store.blobs.get(twice.pdf_sha256)
+        report = verify_pdf(pdf, trust=rt.trust_anchors)
+        assert report.indication is Indication.TOTAL_PASSED
+        assert [t.kind for t in report.timestamps] == [TimestampKind.DOCUMENT] * 2
+        assert pdfsig_valid(pdf, tmp_path) == 1
 
 
 def test_the_public_page_lists_both_versions_and_serves_each(svc):
