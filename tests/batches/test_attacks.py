@@ -24,7 +24,7 @@ from qujat.runtime import open_runtime
 from store.batches import RecordFilter
 from store.orm import BatchRow
 from tests.api.helpers import qr_texts
-from tests.batches.conftest import PYTHON, ROOT, wait_for
+from tests.batches.conftest import PYTHON, ROOT, processes_with, wait_for
 
 pytestmark = pytest.mark.slow
 CALLER = service.Caller(client_id="cli", actor="cli:archivist")
@@ -305,3 +305,28 @@ def test_a_record_that_kills_its_worker_every_time_fails_and_the_batch_goes_on(a
         assert failed.attempts == batches.ITEM_ATTEMPTS + 1
         assert [v.number for v in store.versions(poison)] == [1]
         assert sorted(store.batch_versions(batch_id)) == sorted((rid, 2) for rid in ids if rid != poison)
+
+
+def test_the_coordinator_killed_right_after_creating_the_batch(archive, processes, tmp_path):
+    """kill -9 of `qujat regenerate` as soon as its batch exists (before, or just as, its first
+    job or worker starts): nothing is lost or half-made; its orphaned workers stop on their own;
+    the same command resumes the batch and gives each record exactly one new version."""
+    ids = _ids(archive, 6, skip=120)
+    args = ("regenerate", *[a for rid in ids for a in ("--id", str(rid))], "--workers", "1",
+            "--no-progress", "--report-dir", str(tmp_path))
+    first = archive.qujat(*args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.append(first)
+    with archive.store() as store:
+        batch = wait_for(lambda: store.batch_running(BatchSpec(ids=ids).spec_hash), 60, "the batch",
+                         poll=0.02)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        orphans = (("batch-shard", str(batch.id)) if archive.database_url.startswith("sqlite")
+                   else ("worker", "--parent", str(first.pid)))
+        wait_for(lambda: not processes_with(*orphans), 60, "the orphaned workers to stop")
+        assert len(store.batch_versions(batch.id)) < len(ids)
+        code, out, err = _regenerate(archive, *args[1:])
+        assert code == 0 and f"batch {batch.id} resumed" in err, err
+        assert sorted(store.batch_versions(batch.id)) == sorted((rid, 2) for rid in ids)
+        for rid in ids:
+            assert [v.number for v in store.versions(rid)] == [1, 2]
