@@ -11,6 +11,9 @@ passes every check below may give the validation moment:
 
 * structure: a CMS SignedData whose content is a TSTInfo (RFC 3161 §2.4.2) with a
   genTime that carries its time zone (a naive time is not a moment);
+* certificates: at most ``limits.MAX_CMS_CERTS``, at most ``limits.MAX_CERTS_PER_SUBJECT``
+  with one subject, checked before the TSA's chain is built (a maze of same-named CAs made
+  the chain builder try every ordering of them);
 * message imprint: the hash of *this* signature's value (a token for another
   signature proves nothing about this one);
 * the TSA's signature over the TSTInfo (pyHanko: signed attributes, message digest,

@@ -43,6 +43,11 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   an object the signed revision refers to that only a later update defines, an
   annotation added after signing that draws over a page. The cost of one verification
   is capped (size, revisions, decoded bytes, time: ``pdfcheck.Limits``).
+* Certificate sets (``limits``). Before any chain is built, every CMS (signature,
+  signature timestamp token, document timestamp), the DSS and all of them together are
+  checked against the limits; a file over them has every signature TOTAL_FAILED /
+  FORMAT_FAILURE: many CA certificates sharing one subject made the chain builder try
+  every ordering of them (8 took 9 s of a core, 10 minutes).
 * GOST. Kazakh GOST keys cannot be verified by pyHanko; such a signature is reported
   INDETERMINATE / CRYPTO_CONSTRAINTS_FAILURE with the signer fields still parsed.
 """
@@ -829,14 +834,16 @@ def verify_pdf(
     dss_notes: list[FetchNote] = []
     dss = _read_dss(reader, dss_notes)
     trailing_ok = not _trailing_uncovered(pdf)
-    problem = dss.problem or _certificate_problem(sigs, doc_stamps, dss.certs)
-    if problem is not None:  # nothing fetched, no chain built, no timestamp validated
-        return VerificationReport(signatures=_refused_for_limits(sigs, trailing_ok, problem), fetches=tuple(dss_notes))
-    fetcher = Fetcher(policy) if policy.enabled else None
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes)
     review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
     for sig in sigs:
         pdfcheck.review_with(sig, review)
+    problem = dss.problem or _certificate_problem(sigs, doc_stamps, dss.certs)
+    if problem is not None:  # nothing fetched, no chain built, no timestamp validated
+        refused = _refused_for_limits(sigs, trailing_ok, problem)
+        refused = pdfcheck.amend_all(refused, sigs, pdfcheck.Inspection(structure, reader, budget))
+        return VerificationReport(signatures=refused, fetches=tuple(dss_notes))
+    fetcher = Fetcher(policy) if policy.enabled else None
+    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes)
     contexts: dict[datetime, ValidationContext] = {}
 
     def tsa_context_at(moment: datetime) -> ValidationContext:
