@@ -283,6 +283,13 @@ class BatchSteps:
         now = self._clock()
         try:
             with self._write() as s:
+                # the batch row first (PostgreSQL: FOR SHARE; SQLite: writers are serial anyway):
+                # a cancellation (--new) committed before this reads is seen, and one in progress
+                # waits for this transaction, so a cancelled batch writes no version after it
+                status = s.scalar(select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id)
+                                  .with_for_update(read=True))
+                if status != "running":
+                    return None
                 row = self._locked(s, record_id)
                 if row.status == Status.ANNULLED.value and not allow_annulled:
                     _set_item(s, batch_id, record_id, "skipped", now, error="annulled")

@@ -192,3 +192,25 @@ def test_a_second_retry_takes_only_what_the_first_did_not_fix(store):
     assert store.batch_finish_if_done(first.id, "batch:w")
     second = retry("c" * 64)
     assert store.batch_pending(second.id) == [still.id] and second.total == 1
+
+
+def test_a_batch_cancelled_while_its_worker_commits_writes_no_version(store):
+    """A cancellation (`--new`) in progress when a worker stores a record's version: the worker
+    waits for it and, once it is committed, writes nothing (PostgreSQL used to read the batch as
+    running from its snapshot and commit the version after the cancellation)."""
+    record = new_record(store)
+    batch = _batch(store)
+    result: list = []
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        conn.execute(update(BatchRow).where(BatchRow.id == batch.id).values(status="cancelled"))
+        worker = threading.Thread(target=lambda: result.append(
+            store.batch_add_version(batch.id, record.id, content("late"), actor="batch:w")))
+        worker.start()
+        worker.join(1.5)
+        assert worker.is_alive()                  # it waits for the cancellation
+        tx.commit()
+    worker.join(30)
+    assert result == [None]
+    assert [v.number for v in store.versions(record.id)] == [1] and store.batch_versions(batch.id) == []
+    assert store.batch_items(batch.id)[0].state == "pending"
