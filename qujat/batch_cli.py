@@ -102,7 +102,10 @@ def cmd_regenerate(args) -> int:
     with open_runtime(settings, convert=in_process, sign=in_process or spec.kind.value == "extend_ltv",
                       store=True) as rt:
         if args.dry_run:
-            print(json.dumps(batches.plan(rt, spec).to_json(), ensure_ascii=False, indent=2))
+            try:
+                print(json.dumps(batches.plan(rt, spec).to_json(), ensure_ascii=False, indent=2))
+            except RequestInvalid as e:
+                return _invalid(e)
             return 0
         caller = Caller.command_line()
         try:

@@ -207,7 +207,9 @@ class ItemReport:
 
 
 def plan(rt: Runtime, spec: BatchSpec) -> DryRun:
-    """Count what `start` would take (and show a sample), without writing anything."""
+    """Count what `start` would take (and show a sample), without writing anything;
+    `RequestInvalid` for what `start` would refuse (an id that names no record …)."""
+    _check_can_run(rt, spec)
     store, classify = _store(rt), _classifier(rt, spec)
     matching = skipped = 0
     sample: list[uuid.UUID] = []

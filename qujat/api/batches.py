@@ -209,7 +209,10 @@ def get_items(batch_id: str, request: Request, key: ApiKey = Depends(require(RUN
 
 
 def _dry_run(rt, filters: Mapping[str, Any]) -> dict:
-    found = batches.plan(rt, _spec(filters))
+    try:
+        found = batches.plan(rt, _spec(filters))
+    except RequestInvalid as e:        # what a batch would refuse: an unknown id, no TSA
+        raise _invalid([(p.path, p.message) for p in e.problems]) from None
     return DryRunOut(spec=found.spec.to_json(), count=found.matching, skipped_annulled=found.skipped,
                      sample=list(found.sample)).model_dump(mode="json")
 

@@ -174,6 +174,7 @@ def test_bad_filters_are_422_with_field_paths_and_start_nothing(server, issuer, 
         ({"kind": "extend_ltv"}, "kind"),                  # this server has no TSA configured
         ({"type": ["land_right_act"]}, "type"),            # unknown field (types is the name)
         ({"ids": [str(uuid.uuid4())]}, "ids"),             # names no record
+        ({"ids": [str(uuid.uuid4())], "dry_run": True}, "ids"),   # a dry run says so too
         ({"include_annulled": "yes"}, "include_annulled"),
         ({"dry_run": "yes"}, "dry_run"),
         ({"new": 1}, "new"),

@@ -230,6 +230,8 @@ def test_ids_files_with_duplicates_unknown_ids_and_garbage(sqlite_archive, tmp_p
     (tmp_path / "unknown.txt").write_text(f"{ids[0]}\n{unknown}\n", "utf-8")
     code, _, err = _regenerate(archive, "--ids-file", str(tmp_path / "unknown.txt"), "--workers", "0")
     assert code == 2 and f"ids: no record with the id {unknown}" in err, err
+    code, _, err = _regenerate(archive, "--ids-file", str(tmp_path / "unknown.txt"), "--dry-run")
+    assert code == 2 and f"ids: no record with the id {unknown}" in err, err      # not a silent 1
     (tmp_path / "latin1.txt").write_bytes("# список\n".encode("cp1251"))
     code, _, err = _regenerate(archive, "--ids-file", str(tmp_path / "latin1.txt"), "--workers", "0")
     assert code == 2 and "not UTF-8" in err
