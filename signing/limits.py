@@ -18,7 +18,10 @@ here *before* any chain is built, and a set over the limits is a format failure:
   most :data:`MAX_ISSUERS_PER_SUBJECT` distinct certificates with one subject among those
   that may issue another (whose subject is another certificate's issuer name) — a TSA
   renewed over the years of an archive's renewals repeats its subject harmlessly, a
-  loop of CAs does not — :func:`cert_pool_problem`.
+  loop of CAs does not — and at most :data:`MAX_CHAIN_CHOICES` for the product of
+  (certificates with one such subject)! over the subjects: names in a row with a few
+  certificates each multiply the candidate chains (nine names with four each: 4**9, 8 s)
+  — :func:`cert_pool_problem`.
 
 Standard library and asn1crypto only: the two-step signing (``deferred``), the verifier
 (``verify``, ``timestamps``) and the archiver (``ltv``) share these numbers.
@@ -26,6 +29,7 @@ Standard library and asn1crypto only: the two-step signing (``deferred``), the v
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator
 
 from asn1crypto import cms, core, x509
@@ -38,6 +42,7 @@ __all__ = [
     "MAX_DSS_OCSPS",
     "MAX_FILE_CERTS",
     "MAX_ISSUERS_PER_SUBJECT",
+    "MAX_CHAIN_CHOICES",
     "cert_set_problem",
     "cms_problem",
     "cms_certs",
@@ -57,6 +62,9 @@ MAX_DSS_OCSPS = 400
 #: Everything one file brings (distinct certificates); issuers with one subject.
 MAX_FILE_CERTS = 250
 MAX_ISSUERS_PER_SUBJECT = 4
+#: The product, over those subjects, of (certificates with the subject)!: a bound on the
+#: orderings a chain builder may try (a few names with a renewed CA each: 2, 4, 8).
+MAX_CHAIN_CHOICES = 128
 
 
 def cms_certs(signed_data: cms.SignedData) -> list[x509.Certificate]:
@@ -141,4 +149,10 @@ def cert_pool_problem(certs: Iterable[x509.Certificate], what: str = "the file")
             if subjects[key] > MAX_ISSUERS_PER_SUBJECT:
                 return (f"{what} carries {subjects[key]} issuing certificates with the subject "
                         f"{cert.subject.human_friendly!r}; at most {MAX_ISSUERS_PER_SUBJECT} are taken")
+    choices = 1
+    for count in subjects.values():
+        choices *= math.factorial(count)
+        if choices > MAX_CHAIN_CHOICES:
+            return (f"{what} carries issuing certificates that share names in {choices:,} or more "
+                    f"candidate chains; at most {MAX_CHAIN_CHOICES} are taken")
     return None

@@ -293,3 +293,27 @@ def add_dss(pdf: bytes, certs: list[asn1_x509.Certificate] = (), crls: list[byte
         ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in ocsps], force_write=True,
     )
     return out.getvalue()
+
+
+def layers_of_cas(layers: int, width: int, name: str = "LAYER CA") -> tuple[RevCa, list[asn1_x509.Certificate]]:
+    """``layers`` names of CAs with ``width`` certificates each: the j-th certificate named
+    ``name i`` is issued by the j-th key of ``name i+1`` (the last layer's issuer is nobody's
+    name). Few certificates per name, but width**layers candidate chains. Returned as a
+    ``RevCa`` holding the first certificate of layer 0 (leaves below it) and all the
+    certificates."""
+    def subject(i: int) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "KZ"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"{name} {i}")])
+
+    ca_keys = [[ec.generate_private_key(ec.SECP256R1()) for _ in range(width)] for _ in range(layers + 1)]
+    cas = [
+        x509.CertificateBuilder().subject_name(subject(i)).issuer_name(subject(i + 1))
+        .public_key(ca_keys[i][j].public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - timedelta(days=30)).not_valid_after(NOW + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_keys[i + 1][j], hashes.SHA256())
+        for i in range(layers) for j in range(width)
+    ]
+    holder = RevCa(f"{name} 0")
+    holder.key, holder.cert = ca_keys[0][0], cas[0]
+    return holder, [to_asn1(c) for c in cas]

@@ -20,6 +20,7 @@ from attacks_crypto import (
     add_dss,
     dummy_timestamper,
     imprint,
+    layers_of_cas,
     loop_of_cas,
     make_tsa,
     set_tst_attributes,
@@ -114,6 +115,15 @@ def test_a_dss_that_carries_a_loop_of_cas_is_refused_at_once(pki, loop):
     signed = sign_with(tiny_pdf(), signer)                  # the CMS holds the signer alone
     report, cpu = _verify(add_dss(signed, cas), pki)
     assert "LOOP CA" in _refused(report, cpu)
+
+
+def test_a_dss_with_layers_of_few_same_named_cas_is_refused_at_once(pki):
+    """Four certificates per name are within the per-name limit, but nine such names in a row
+    give 4**9 candidate chains (8 s of CPU): the product of the choices is limited too."""
+    holder, cas = layers_of_cas(9, 4)
+    signed = sign_with(tiny_pdf(), holder.issue("ТЕСТОВ ТЕСТ", eku=[DOCUMENT_SIGNING]))
+    report, cpu = _verify(add_dss(signed, cas), pki)
+    assert "candidate chains" in _refused(report, cpu)
 
 
 def test_a_dss_with_too_many_certificates_is_refused_at_once(pki, honest):
