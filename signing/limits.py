@@ -13,8 +13,8 @@ here *before* any chain is built, and a set over the limits is a format failure:
   subject (a renewed or cross-certified CA) — :func:`cert_set_problem`, :func:`cms_problem`;
 * a DSS: at most :data:`MAX_DSS_CERTS` certificates, :data:`MAX_DSS_CRLS` CRLs and
   :data:`MAX_DSS_OCSPS` OCSP responses — :func:`dss_counts_problem`;
-* everything a file brings together (the CMSes, their tokens and the DSS; one validation
-  context may see them all): at most :data:`MAX_FILE_CERTS` distinct certificates and at
+* everything a file brings together (the CMSes, their tokens, the DSS and the certificates
+  of its OCSP responses; one validation context may see them all): at most :data:`MAX_FILE_CERTS` distinct certificates and at
   most :data:`MAX_ISSUERS_PER_SUBJECT` distinct certificates with one subject among those
   that may issue another (whose subject is another certificate's issuer name) — a TSA
   renewed over the years of an archive's renewals repeats its subject harmlessly, a
@@ -46,6 +46,7 @@ __all__ = [
     "cert_set_problem",
     "cms_problem",
     "cms_certs",
+    "ocsp_certs",
     "token_signed_data",
     "dss_counts_problem",
     "cert_pool_problem",
@@ -73,6 +74,15 @@ def cms_certs(signed_data: cms.SignedData) -> list[x509.Certificate]:
     if not choices:
         return []
     return [c.chosen for c in choices if isinstance(c.chosen, x509.Certificate)]
+
+
+def ocsp_certs(response) -> list[x509.Certificate]:
+    """The certificates an OCSP response carries (its responder's chain); [] if none or unreadable."""
+    try:
+        certs = response["response_bytes"]["response"].parsed["certs"]
+        return [c for c in certs or () if isinstance(c, x509.Certificate)]
+    except Exception:  # noqa: BLE001 - asn1crypto raises many types on hostile DER
+        return []
 
 
 def cert_set_problem(signed_data: cms.SignedData, what: str) -> str | None:

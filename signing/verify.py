@@ -837,7 +837,8 @@ def verify_pdf(
     review = pdfcheck.ReviewPolicy(structure, budget)  # pyHanko's diff, empty revisions skipped
     for sig in sigs:
         pdfcheck.review_with(sig, review)
-    problem = dss.problem or _certificate_problem(sigs, doc_stamps, dss.certs)
+    dss_pool = [*dss.certs, *(cert for response in dss.ocsps for cert in limits.ocsp_certs(response))]
+    problem = dss.problem or _certificate_problem(sigs, doc_stamps, dss_pool)
     if problem is not None:  # nothing fetched, no chain built, no timestamp validated
         refused = _refused_for_limits(sigs, trailing_ok, problem)
         refused = pdfcheck.amend_all(refused, sigs, pdfcheck.Inspection(structure, reader, budget))

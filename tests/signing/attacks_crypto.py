@@ -317,3 +317,17 @@ def layers_of_cas(layers: int, width: int, name: str = "LAYER CA") -> tuple[RevC
     holder = RevCa(f"{name} 0")
     holder.key, holder.cert = ca_keys[0][0], cas[0]
     return holder, [to_asn1(c) for c in cas]
+
+
+def ocsp_carrying(ca: RevCa, cert: x509.Certificate, extra: list[asn1_x509.Certificate]) -> bytes:
+    """A "good" OCSP response about ``cert`` signed by ``ca`` that carries ``extra`` certificates
+    (where a responder's chain would go)."""
+    from cryptography.x509 import ocsp
+
+    builder = (ocsp.OCSPResponseBuilder()
+               .add_response(cert=cert, issuer=ca.cert, algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,
+                             this_update=NOW - timedelta(minutes=5), next_update=NOW + timedelta(days=1),
+                             revocation_time=None, revocation_reason=None)
+               .responder_id(ocsp.OCSPResponderEncoding.HASH, ca.cert)
+               .certificates([x509.load_der_x509_certificate(c.dump()) for c in extra]))
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

@@ -23,6 +23,7 @@ from attacks_crypto import (
     layers_of_cas,
     loop_of_cas,
     make_tsa,
+    ocsp_carrying,
     set_tst_attributes,
     sign_with,
     token,
@@ -114,6 +115,15 @@ def test_a_dss_that_carries_a_loop_of_cas_is_refused_at_once(pki, loop):
     cas, signer, _ = loop
     signed = sign_with(tiny_pdf(), signer)                  # the CMS holds the signer alone
     report, cpu = _verify(add_dss(signed, cas), pki)
+    assert "LOOP CA" in _refused(report, cpu)
+
+
+def test_an_ocsp_response_in_the_dss_that_carries_a_loop_of_cas_is_refused_at_once(pki, loop, honest):
+    """Not slow today (this response is signed by the CA itself), but a delegated responder's
+    chain is built from the certificates a response carries: they count with the file's."""
+    ca, signer, _ = pki
+    cas = loop[0]
+    report, cpu = _verify(add_dss(honest, ocsps=[ocsp_carrying(ca, signer.cert, cas)]), pki)
     assert "LOOP CA" in _refused(report, cpu)
 
 
