@@ -497,3 +497,27 @@ def test_a_server_restart_leaves_the_rest_pending_and_the_same_post_resumes_it(t
             assert (done["status"], done["done"], done["failed"]) == ("finished", n, 0), done
             for doc in docs:
                 assert [v["number"] for v in versions(issuer, doc)] == [1, 2]
+
+
+@pytest.mark.slow
+def test_the_same_new_batch_posted_at_once_is_one_batch(server, issuer, batcher):
+    """Four POST /batches with the same new filters at the same moment: one batch (202 to one
+    caller, 200 'resumed' to the others, the same id), and the record gets one new version."""
+    doc = issue(issuer, "cadastral_information", "kk")
+    before = batch_count(server)
+    barrier, answers = threading.Barrier(4), []
+
+    def post() -> None:
+        barrier.wait()
+        answers.append(batcher.post("/batches", json={"ids": [doc["id"]], "types": ["cadastral_information"]}))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(r.status_code for r in answers) == [200, 200, 200, 202], [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert batch_count(server) == before + 1
+    assert wait(batcher, answers[0].json())["done"] == 1
+    assert [v["number"] for v in versions(issuer, doc)] == [1, 2]
