@@ -16,7 +16,6 @@ import csv
 import datetime as dt
 import io
 import json
-import logging
 import threading
 import time
 import uuid
@@ -37,8 +36,6 @@ from qujat.api.schemas import ErrorOut
 from store import ApiKey, NotFound
 
 __all__ = ["router", "Runner", "RUN", "MAX_REQUEST_BYTES"]
-
-log = logging.getLogger(__name__)
 
 RUN = "batches:run"
 MAX_REQUEST_BYTES = 4 * 1024 * 1024     # an explicit id list of ~100,000 records fits
@@ -239,13 +236,11 @@ def _retry(rt, runs: Runner, batch_id: uuid.UUID, caller: service.Caller) -> tup
 
 class Runner:
     """Who does the batches this app hands on. PostgreSQL: the job engine (`batches.submit`
-    queues procrastinate jobs; `qujat worker` processes do them). SQLite: a thread of this
-    process per batch over the app's runtime, taking the pending items a chunk at a time
-    (`batches.process`: exactly once per item), which `close` — called before the runtime
-    closes — stops after its current record: the rest stay pending, not failed, and the same
-    filters posted again resume them."""
-
-    PASSES = 3                         # rounds over the pending items (a chunk may fail to commit)
+    queues procrastinate jobs; `qujat worker` processes do them). SQLite: `batches.submit`'s
+    thread per batch over the app's runtime, taking the pending items a chunk at a time
+    (`batches.process`: exactly once per item), with this runner's stop event, which `close` —
+    called before the runtime closes — sets: each thread stops after its current record, the
+    rest stay pending, not failed, and the same filters posted again resume them."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
@@ -267,10 +262,7 @@ class Runner:
             running = self._threads.get(batch.id)
             if self._stop.is_set() or (running is not None and running.is_alive()):
                 return
-            thread = threading.Thread(target=self._drain, args=(rt, batch.id), name=f"batch-{batch.id}",
-                                      daemon=True)
-            self._threads[batch.id] = thread
-            thread.start()
+            self._threads[batch.id] = batches.submit(rt, batch.id, stop=self._stop)
 
     def close(self, timeout: float = 120) -> None:
         """Stop every batch thread after its current record; wait for them."""
@@ -280,27 +272,6 @@ class Runner:
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-
-    def _drain(self, rt, batch_id: uuid.UUID) -> None:
-        worker, stop = f"{batches.worker_name()}:api", self._stop.is_set
-        try:
-            for _ in range(self.PASSES):
-                chunk: list[uuid.UUID] = []
-                for item in batches.items(rt, batch_id):
-                    if stop():
-                        return
-                    if item.state == "pending":
-                        chunk.append(item.record_id)
-                    if len(chunk) == batches.CHUNK:
-                        batches.process(rt, batch_id, chunk, worker=worker, stop=stop)
-                        chunk = []
-                if chunk and not stop():
-                    batches.process(rt, batch_id, chunk, worker=worker, stop=stop)
-                now = batches.progress(rt, batch_id)
-                if stop() or now.status != "running" or now.pending == 0:
-                    return
-        except Exception:  # noqa: BLE001 - the batch stays running; posting it again resumes it
-            log.exception("batch %s: its thread stopped", batch_id)
 
 
 def runner(request: Request) -> Runner:
