@@ -6,6 +6,12 @@ reason: e.g. the stored data no longer validate) or ``skipped`` (annulled). The 
 "exactly once" a database fact (`store.batches`): the version insert and the item's
 ``pending → done`` are one transaction, and a unique index refuses a second version of a record
 for one batch. Everything here may therefore crash, be killed or run twice at any point.
+At most one batch of a spec runs (a partial unique index): a coordinator that loses the race to
+create it resumes the winner's. The batch records its creator's QUJAT_PUBLIC_BASE_URL in its
+stored spec and every worker renders the QR with it (the QR on paper copies never changes,
+whatever a worker is configured with). Each start of an item is counted: a record whose
+processing kills its worker `ITEM_ATTEMPTS` times is reported failed instead of stalling the
+batch. A record that fails because the process is shutting down stays pending.
 
     spec = BatchSpec.from_json({"types": ["land_right_act"], "below_current_template": True})
     batch, resumed = start(rt, spec, caller=Caller.command_line())   # or the unfinished one
