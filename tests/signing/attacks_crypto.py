@@ -170,7 +170,7 @@ def replace_cms(pdf: bytes, mutate: Callable[[cms.ContentInfo], cms.ContentInfo 
     the same placeholder: not one signed byte changes."""
     start, end = _contents_span(pdf, index)
     new = mutate(read_cms(pdf, index))
-    der = new if isinstance(new, bytes) else new.dump()
+    der = new if isinstance(new, bytes) else _raw(new)
     digits = der.hex().encode("ascii")
     room = end - start
     if len(digits) > room:
@@ -189,16 +189,28 @@ def with_unsigned_attrs(ci: cms.ContentInfo, attrs: list[cms.CMSAttribute]) -> c
     sd = ci["content"]
     si = sd["signer_infos"][0]
     # In this order, as an attacker may write them (DER would sort the SET); [1] IMPLICIT SET.
-    unsigned = _tlv(0xA1, b"".join(a.dump() for a in attrs)) if attrs else b""
-    si_der = _tlv(0x30, b"".join(si[k].dump() for k in (
+    unsigned = _tlv(0xA1, b"".join(_raw(a) for a in attrs)) if attrs else b""
+    si_der = _tlv(0x30, b"".join(_raw(si[k]) for k in (
         "version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"))
         + unsigned)
-    sd_parts = [sd[k].dump() for k in ("version", "digest_algorithms", "encap_content_info")]
+    sd_parts = [_raw(sd[k]) for k in ("version", "digest_algorithms", "encap_content_info")]
     for k in ("certificates", "crls"):  # [0] / [1] IMPLICIT, when present
         if sd[k].native is not None:
-            sd_parts.append(sd[k].dump())
+            sd_parts.append(_raw(sd[k]))
     sd_der = _tlv(0x30, b"".join(sd_parts) + _tlv(0x31, si_der))
-    return cms.ContentInfo.load(_tlv(0x30, ci["content_type"].dump() + _tlv(0xA0, sd_der)))
+    return cms.ContentInfo.load(_tlv(0x30, _raw(ci["content_type"]) + _tlv(0xA0, sd_der)))
+
+
+def _raw(value) -> bytes:
+    """A part's DER. ``dump()`` re-encodes a parsed, unchanged value whose header ends in 0x80
+    (asn1crypto takes it for an indefinite length, although a long-form length such as 81 80 =
+    128 bytes ends so too), and a hostile part cannot be re-encoded: which random lengths did so
+    made the builder fail now and then. Such a value is taken as it was parsed."""
+    header = getattr(value, "_header", None)
+    if header and header[-1:] == b"\x80" and not getattr(value, "_mutated", False) \
+            and not getattr(value, "_trailer", b"") and value.contents is not None:
+        return header + value.contents
+    return value.dump()
 
 
 def unsigned_attrs(ci: cms.ContentInfo) -> list[cms.CMSAttribute]:
@@ -215,7 +227,7 @@ def tst_attribute(*values) -> cms.CMSAttribute:
 
     DER sorts the values of a SET OF, and asn1crypto would sort them when encoding;
     an attacker writes the bytes in any order, so the SET is encoded here by hand."""
-    body = b"".join(v.dump() for v in values)
+    body = b"".join(_raw(v) for v in values)
     return cms.CMSAttribute.load(
         _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d010910020e")) + _tlv(0x31, body))
     )
