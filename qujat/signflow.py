@@ -52,6 +52,7 @@ from typing import Any
 
 from qujat.runtime import Runtime
 from qujat.service import Caller, _record_id, _store, template_refs
+from signing.ncacert import signer_fields
 from store import Conflict, NewVersion, NotFound, Record, SignatureInfo, Status
 from store.signing import PreparedStep, SigningState, TicketRejected
 
@@ -313,9 +314,9 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
                                  contents_end=state.contents_end)
     at = rt.clock()
     try:
-        signed_pdf = deferred.embed(prepared, cms_der, trust=rt.trust_anchors, at=at)
+        embedded = deferred.embed_checked(prepared, cms_der, trust=rt.trust_anchors, at=at)
     except deferred.DigestMismatch as e:
-        if _signed_digest(cms_der) in {bytes.fromhex(d["digest"]) for d in state.done}:
+        if e.signed_digest in {bytes.fromhex(d["digest"]) for d in state.done}:
             raise SigningConflict("this CMS signs an earlier signer's digest: that step is signed "
                                   "already", code="already_signed") from e
         raise SignatureMismatch(f"the CMS signs another digest than the one served for signer "
@@ -337,8 +338,8 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
         raise SignatureRefused(str(e), code="cms_too_large", status=413) from e
     except deferred.AlreadySigned as e:
         raise SigningConflict(str(e), code="already_signed") from e
-    cert = _signer_cert(cms_der)
-    who = _signer_fields(cert)
+    signed_pdf, cert = embedded.pdf, embedded.signer_cert
+    who = signer_fields(cert)
     _check_identity(state, index, who)
     _check_verified(rt, signed_pdf, prepared.field_name, at,
                     {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")})
@@ -375,36 +376,6 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
                               code="out_of_order") from e
     log.info("record %s: signature %d of %d accepted (%s)", record.id, index + 1, state.total, actor)
     return updated
-
-
-def _signed_digest(cms_der: bytes) -> bytes | None:
-    """The message-digest signed attribute of a CMS that `embed` has parsed already."""
-    from asn1crypto import cms
-
-    try:
-        si = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]
-        for attr in si["signed_attrs"]:
-            if attr["type"].native == "message_digest":
-                return bytes(attr["values"][0].native)
-    except Exception:  # noqa: BLE001 - asn1crypto parses lazily; anything odd means "unknown"
-        return None
-    return None
-
-
-def _signer_cert(cms_der: bytes):
-    """The certificate that signed ``cms_der`` (as `embed` selected and checked it)."""
-    from asn1crypto import cms
-    from pyhanko.sign.validation.generic_cms import extract_certs_for_validation
-
-    signed_data = cms.ContentInfo.load(cms_der)["content"]
-    return extract_certs_for_validation(signed_data).signer_cert
-
-
-def _signer_fields(cert):
-    """The identity fields (IIN, BIN, NCA roles, names) of a signer's certificate."""
-    from signing.ncacert import signer_fields
-
-    return signer_fields(cert)
 
 
 def _matches(expected: Mapping[str, Any], who) -> bool:

@@ -60,6 +60,8 @@ __all__ = [
     "Prepared",
     "prepare",
     "embed",
+    "embed_checked",
+    "Embedded",
     "make_detached_cms",
     "DeferredSigningError",
     "BadState",
@@ -94,6 +96,13 @@ class BadCms(DeferredSigningError):
 
 
 class DigestMismatch(DeferredSigningError):
+    """``signed_digest``: the digest the CMS does sign (a caller may recognise an earlier
+    step's)."""
+
+    def __init__(self, message: str, signed_digest: bytes = b""):
+        super().__init__(message)
+        self.signed_digest = signed_digest
+
     """The CMS signs another digest than the prepared document's."""
 
 
@@ -322,6 +331,15 @@ def _check_trust(cert: x509.Certificate, others: list, trust: Iterable, at: date
         ) from exc
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """What :func:`embed_checked` made: the signed PDF and the certificate it checked as the
+    signer's (asn1crypto)."""
+
+    pdf: bytes
+    signer_cert: x509.Certificate
+
+
 def embed(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None, at: datetime | None = None) -> bytes:
     """Check ``cms_der`` (see the module docstring) and return the signed PDF.
 
@@ -329,6 +347,14 @@ def embed(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None, 
     the signer's chain (certificates inside the CMS) must reach one at ``at`` (default
     now), without revocation checks. ``prepared`` is never modified.
     """
+    return embed_checked(prepared, cms_der, trust=trust, at=at).pdf
+
+
+def embed_checked(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None,
+                  at: datetime | None = None) -> Embedded:
+    """:func:`embed`, also answering the signer's certificate that the checks were made on
+    (so that a caller checking who signed reads the same certificate, without parsing the CMS
+    again)."""
     from pyhanko.sign.validation.generic_cms import extract_certs_for_validation, validate_sig_integrity
 
     _check_state(prepared)
@@ -338,7 +364,7 @@ def embed(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None, 
     if signed_digest != prepared.digest:
         raise DigestMismatch(
             f"the CMS signs digest {base64.b64encode(signed_digest).decode()}, "
-            f"not this document's {prepared.digest_b64}"
+            f"not this document's {prepared.digest_b64}", signed_digest
         )
     try:
         certs = extract_certs_for_validation(sd)
@@ -364,7 +390,7 @@ def embed(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None, 
         PreparedByteRangeDigest(prepared.digest, prepared.contents_start, prepared.contents_end),
         bytes(cms_der),
     )
-    return output.getvalue()
+    return Embedded(pdf=output.getvalue(), signer_cert=cert)
 
 
 def make_detached_cms(
