@@ -54,6 +54,7 @@ from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
 __all__ = ["Settings", "SettingsError", "available_cpus", "SIGN_LEVELS"]
 
 SIGN_LEVELS = ("B-B", "B-T", "B-LT")    # what an issued document may be signed at
+DEFAULT_NCALAYER_URL = "wss://127.0.0.1:13579"    # where NCALayer listens on an official's computer
 
 
 class SettingsError(ValueError):
@@ -112,7 +113,7 @@ class Settings:
     fetch_allow_private: bool = False
     fetch_time_budget: float = 10.0
     database_url: str | None = field(default=None, repr=False)
-    ncalayer_url: str = "wss://127.0.0.1:13579"
+    ncalayer_url: str = DEFAULT_NCALAYER_URL
     # PostgreSQL batches: a worker silent (no heartbeat) this long is dead and its jobs are queued
     # again (QUJAT_BATCH_STALLED_AFTER, seconds; workers beat every 2 s)
     batch_stalled_after: float = 8.0

@@ -50,7 +50,13 @@ def data_lang(lang: str) -> str:
 
 def text(key: str, lang: str, **values: object) -> str:
     """The phrase ``key`` in ``lang``, its ``{placeholders}`` filled."""
-    phrase = MESSAGES[key][lang]
+    return phrase_in(MESSAGES, key, lang, **values)
+
+
+def phrase_in(table: dict[str, dict[str, str]], key: str, lang: str, **values: object) -> str:
+    """The phrase ``key`` of a kk/ru/en ``table`` in ``lang``, its ``{placeholders}`` filled
+    (`text` for this module's phrases; a page with words of its own passes its table)."""
+    phrase = table[key][lang]
     return phrase.format(**values) if values else phrase
 
 

@@ -46,7 +46,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from qujat.web.facts import describe
-from qujat.web.i18n import LANGUAGE_NAMES, LANGS, negotiate
+from qujat.settings import DEFAULT_NCALAYER_URL
+from qujat.web.i18n import LANGUAGE_NAMES, LANGS, negotiate, phrase_in
 from qujat.web.i18n import text as public_text
 from qujat.web.mask import mask_iin
 from qujat.web.routes import runtime_of
@@ -57,7 +58,6 @@ __all__ = ["make_sign_router", "DEFAULT_NCALAYER_URL", "WORDS", "words", "Redact
 log = logging.getLogger(__name__)
 
 #: Where the real NCALayer listens.
-DEFAULT_NCALAYER_URL = "wss://127.0.0.1:13579"
 MAX_CMS_BODY = 256 * 1024              # a CMS with a TSP token is ~10 KiB; its base64 in JSON
 PAGE_WIDTH_PX = 1240                   # a page image's width (sharp on a phone at 3x, legible on a desktop)
 RENDER_TIMEOUT_S = 20.0
@@ -194,8 +194,7 @@ _FRAME = {"site": "site", "privacy": "key_stays"}
 
 
 def words(key: str, lang: str, **values: object) -> str:
-    phrase = WORDS[key][lang]
-    return phrase.format(**values) if values else phrase
+    return phrase_in(WORDS, key, lang, **values)
 
 
 # -- assets -----------------------------------------------------------------------------------
