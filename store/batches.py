@@ -160,17 +160,20 @@ class BatchSteps:
     def _batch_create(self, *, kind: str, spec: Mapping[str, Any], spec_hash: str, actor: str,
                       where: RecordFilter | None, classify: Classify, retry_of: uuid.UUID | None,
                       cancel_running: bool) -> BatchInfo:
-        now = self._clock()
-        batch_id = _new_batch_id(now)
         counts = {"pending": 0, "skipped": 0}
         with self._write() as s:
             cancelled = []
             if cancel_running:
+                # FOR UPDATE waits for the versions being written under the batch's FOR SHARE lock
                 cancelled = list(s.scalars(select(BatchRow.id).where(
-                    BatchRow.spec_hash == spec_hash, BatchRow.status == "running")))
-                if cancelled:
-                    s.execute(update(BatchRow).where(BatchRow.id.in_(cancelled))
-                              .values(status="cancelled", finished_at=now))
+                    BatchRow.spec_hash == spec_hash, BatchRow.status == "running").with_for_update()))
+            # the clock is read once those have committed: every version the old batch made is
+            # then older than its cancellation (= the new batch's creation)
+            now = self._clock()
+            batch_id = _new_batch_id(now)
+            if cancelled:
+                s.execute(update(BatchRow).where(BatchRow.id.in_(cancelled))
+                          .values(status="cancelled", finished_at=now))
             s.execute(insert(_BATCHES), {
                 "id": batch_id, "kind": kind, "spec": dict(spec), "spec_hash": spec_hash,
                 "status": "running", "actor": actor, "retry_of": retry_of, "total": 0,
@@ -280,7 +283,6 @@ class BatchSteps:
 
         _store._text("actor", actor, 128)
         pdf_sha256, docx_sha256 = self.blobs.put_many((content.pdf, content.docx))
-        now = self._clock()
         try:
             with self._write() as s:
                 # the batch row first (PostgreSQL: FOR SHARE; SQLite: writers are serial anyway):
@@ -290,6 +292,10 @@ class BatchSteps:
                                   .with_for_update(read=True))
                 if status != "running":
                     return None
+                # read the clock under that lock (as `_batch_create` does after its cancellation):
+                # the version's time then orders it against a newer batch's cancellation, which
+                # a time taken before waiting for the lock did not (it could be the later one)
+                now = self._clock()
                 row = self._locked(s, record_id)
                 if row.status == Status.ANNULLED.value and not allow_annulled:
                     _set_item(s, batch_id, record_id, "skipped", now, error="annulled")
