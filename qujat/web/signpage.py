@@ -4,13 +4,19 @@ WebSocket) for a detached CMS over the document's digest and posts it back.
 
 | route                                   | what                                                  |
 |-----------------------------------------|-------------------------------------------------------|
-| GET  /sign/{id}?ticket=…                | the page: the document's pages, who must sign, "Sign" |
-| GET  /sign/{id}/pages/{n}.png?ticket=…  | page n of the PDF being signed, as a PNG (pdftoppm)   |
-| POST /sign/{id}/signature?ticket=…      | ``{"cms": "<base64 DER>"}`` → the record's new state  |
+| GET  /sign/{id}?ticket=…                | a good ticket: 303 to ``/sign/{id}``, the ticket now  |
+|                                         | in a cookie; that URL: the document's pages, who must |
+|                                         | sign, "Sign"                                          |
+| GET  /sign/{id}/pages/{n}.png           | page n of the PDF being signed, as a PNG (pdftoppm)   |
+| POST /sign/{id}/signature               | ``{"cms": "<base64 DER>"}`` → the record's new state  |
 | GET  /assets/sign/{name}                | sign.js and sign.css (immutable, hash in the name)    |
 
 The ticket is checked on every request (`qujat.signflow.check_ticket`) and consumed by the
-signature (`submit_with_ticket`). A missing or unknown ticket, or one of another record, is 403;
+signature (`submit_with_ticket`). It arrives once in the link's query; the page then moves it into
+a cookie (``HttpOnly``, ``SameSite=Lax``, ``Secure`` over HTTPS, its path the record's
+``/sign/{id}``, gone when the browser closes or the signature is in) and sends the browser to the
+same address without it, so that the ticket is neither in the address bar, the history, a
+bookmark, nor the URLs of the page's images and its POST. A ``?ticket=`` on those still works. A missing or unknown ticket, or one of another record, is 403;
 an expired or used one is 410; either as a page in the official's language (kk / ru / en, as the
 public page chooses it). No key material reaches the server: only the CMS that NCALayer made.
 The ticket stays on our origin: ``Referrer-Policy: no-referrer``, a CSP that allows connections
@@ -42,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from qujat.web.facts import describe
@@ -374,6 +380,10 @@ def _ticket_refusal(exc: BaseException) -> int:
     return 410 if any(w in reason for w in ("expired", "used", "another signing step")) else 403
 
 
+#: The cookie that carries a signing ticket after the link's first request (its path: the record's).
+TICKET_COOKIE = "qujat_sign_ticket"
+
+
 def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
     """The signing page's routes; ``ncalayer_url``: where the page's script finds NCALayer
     (``wss://`` or ``ws://``, a host and a port; the CSP allows exactly that)."""
@@ -427,10 +437,19 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         except ValueError:
             return None
 
+    def ticket_of(request: Request, ticket: str | None) -> str | None:
+        """The ticket of a request: its query's, else the cookie the page set."""
+        return ticket or request.cookies.get(TICKET_COOKIE)
+
+    def cookie_path(request: Request, record_id: uuid.UUID) -> str:
+        return f"{page_of(request)[1]}/sign/{record_id}"
+
     def opened(request: Request, raw_id: str, ticket: str | None):
-        """(record id, None) when the ticket opens the record, else (None, (status, key))."""
+        """(record id, None) when the ticket (the query's, else the cookie's) opens the record,
+        else (None, (status, key))."""
         from qujat import signflow
 
+        ticket = ticket_of(request, ticket)
         record_id = record_id_of(raw_id)
         if not ticket:
             return None, (403, "ticket.denied")
@@ -458,6 +477,13 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         rid, refused = opened(request, record_id, ticket)
         if refused is not None:
             return message(request, *refused)
+        if ticket:                     # the link's first request: the ticket moves into a cookie
+            keep = urlencode({k: v for k, v in request.query_params.items() if k != "ticket"})
+            path = cookie_path(request, rid)
+            moved = RedirectResponse(f"{path}?{keep}" if keep else path, status_code=303, headers=headers)
+            secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+            moved.set_cookie(TICKET_COOKIE, ticket, path=path, httponly=True, samesite="lax", secure=secure)
+            return moved
         rt = runtime_of(request)
         record = rt.store.get(rid)
         public = f"{page_of(request)[1]}/v/{record.token}?lang={page_of(request)[0]}"
@@ -475,19 +501,18 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         tz = ZoneInfo(rt.settings.timezone)
         title = describe(record.type, record.data,
                          issued_on=record.created_at.astimezone(tz).date()).title[lang]
-        query = urlencode({"ticket": ticket})
         expected = step.expected or {}
         config = {
             "ncalayer": ncalayer_url,
             "digest": base64.b64encode(step.digest).decode("ascii"),
-            "post": f"{root}/sign/{rid}/signature?{query}",
+            "post": f"{root}/sign/{rid}/signature",
             "locale": lang,
             "words": {k: words(k, lang) for k in WORDS if k.startswith(("working.", "done.", "err.", "refused."))},
         }
         return html(request, "sign.html", title=title, step=words("step", lang, n=step.signer_index + 1, total=step.total),
                     role=expected.get("role"), iin=mask_iin(expected["iin"]) if expected.get("iin") else None,
                     bin=expected.get("bin"),
-                    pages=[{"n": n, "src": f"{root}/sign/{rid}/pages/{n}.png?{query}", "alt": words("page_alt", lang, n=n)}
+                    pages=[{"n": n, "src": f"{root}/sign/{rid}/pages/{n}.png", "alt": words("page_alt", lang, n=n)}
                            for n in range(1, count + 1)],
                     page_count=words("pages", lang, n=count),
                     script_url=f"{root}/assets/sign/{_asset_name('sign.js')}",
@@ -550,6 +575,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
                                  "problems": [{"path": problem[0], "message": problem[1]}]},
                                 status_code=422, headers=headers)
         rid = record_id_of(record_id)
+        ticket = ticket_of(request, ticket)
         if not ticket:
             return json_error(403, "ticket_invalid", "a signing ticket is required")
         if rid is None:
@@ -567,8 +593,10 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         except NotFound:
             return json_error(404, "not_found", "no such record")
         root = page_of(request)[1]
-        return JSONResponse({"id": str(record.id), "status": record.status.value, "token": record.token,
+        done = JSONResponse({"id": str(record.id), "status": record.status.value, "token": record.token,
                              "verification_url": f"{root}/v/{record.token}"}, headers=headers)
+        done.delete_cookie(TICKET_COOKIE, path=cookie_path(request, rid), httponly=True, samesite="lax")
+        return done
 
     @router.get("/assets/sign/{name}", include_in_schema=False)
     def asset(name: str):

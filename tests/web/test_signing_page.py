@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,7 +33,7 @@ from qujat.service import Caller, issue
 from qujat.web import make_public_router
 from qujat.web.facts import format_moment
 from qujat.web.i18n import text as public_text
-from qujat.web.signpage import words
+from qujat.web.signpage import TICKET_COOKIE, words
 from signing.deferred import make_detached_cms
 from signing.keys import load_pkcs12, read_secret
 from signing.model import Indication
@@ -139,16 +140,30 @@ def pdfinfo_pages(pdf: bytes, tmp_path: Path) -> int:
     return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
 
 
+def open_page(client, record_id, good: str, **params):
+    """The link's first request moves the ticket into a cookie and sends the browser to the same
+    address without it (asserted here); the page that address then serves."""
+    moved = client.get(f"/sign/{record_id}", params={"ticket": good, **params})
+    assert moved.status_code == 303, moved.text
+    assert moved.headers["location"] == (f"/sign/{record_id}?" + urlencode(params) if params else f"/sign/{record_id}")
+    assert moved.headers["referrer-policy"] == "no-referrer" and moved.headers["cache-control"] == "no-store"
+    cookie = moved.headers["set-cookie"]
+    assert cookie.startswith(f"{TICKET_COOKIE}={good};") and f"Path=/sign/{record_id}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    return client.get(moved.headers["location"])
+
+
 # -- HTTP ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("lang", ["kk", "ru", "en"])
 def test_the_page_shows_the_document_who_signs_and_the_button(client, site, pending, lang, tmp_path):
     rt = site.runtime
     good = ticket(rt, pending)
-    page = client.get(f"/sign/{pending.id}", params={"ticket": good, "lang": lang})
+    page = open_page(client, pending.id, good, lang=lang)
 
     assert page.status_code == 200, page.text
     html = page.text
+    assert good not in html                               # neither in the images' URLs nor the POST's
     assert f'<html lang="{lang}"' in html
     assert words("sign_button", lang) in html and words("step", lang, n=1, total=2) in html
     expected = signflow.next_step(rt, pending.id).expected
@@ -177,7 +192,7 @@ def test_page_images_are_the_pdfs_pages_as_png(client, site, pending, tmp_path):
 
 
 def test_security_headers_keep_the_ticket_on_our_origin(client, site, pending, layer):
-    page = client.get(f"/sign/{pending.id}", params={"ticket": ticket(site.runtime, pending)})
+    page = open_page(client, pending.id, ticket(site.runtime, pending))
     h = page.headers
     assert h["referrer-policy"] == "no-referrer" and h["cache-control"] == "no-store"
     csp = dict(part.strip().split(" ", 1) for part in h["content-security-policy"].split(";"))
@@ -245,6 +260,40 @@ def test_a_refused_signature_changes_nothing_and_a_used_ticket_is_410(client, si
     assert again.status_code == 410
     page = client.get(f"/sign/{record.id}", params={"ticket": good, "lang": "kk"})
     assert page.status_code == 410 and words("ticket.gone", "kk") in page.text
+
+
+def test_after_the_first_request_the_ticket_lives_in_a_cookie_of_that_record_only(client, site, officials):
+    """The link's ticket leaves the URL at the first request: the page, its images and its POST work
+    by the cookie alone (their URLs carry no ticket); another record's pages do not see it; the
+    accepted signature deletes it; a forged cookie is refused like a forged query."""
+    rt = site.runtime
+    record = awaiting(rt, officials, labels=("enterprise-head",))
+    other = awaiting(rt, officials, labels=("enterprise-head",))
+    good = ticket(rt, record)
+    page = open_page(client, record.id, good, lang="ru")
+    assert page.status_code == 200 and f'<html lang="ru"' in page.text
+    image = re.search(r'<img class="sheet" src="([^"]+)"', page.text).group(1)
+    assert "?" not in image
+    assert client.get(image).status_code == 200                              # the cookie opens it
+    assert client.get(f"/sign/{other.id}").status_code == 403                # not another record's
+    assert client.get(f"/sign/{other.id}/pages/1.png").status_code == 403
+
+    config = json.loads(re.search(r'<script id="sign-config" type="application/json">(.*?)</script>',
+                                  page.text, re.S).group(1))
+    url = f"/sign/{record.id}/signature"
+    assert config["post"] == url
+    digest = signflow.next_step(rt, record.id).digest
+    right = make_detached_cms(digest, officials["enterprise-head"][0])
+    done = client.post(url, json={"cms": base64.b64encode(right).decode()})      # no ?ticket=: the cookie
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "valid"
+    gone = done.headers["set-cookie"]
+    assert gone.startswith(f'{TICKET_COOKIE}="";') and "Max-Age=0" in gone and f"Path=/sign/{record.id}" in gone
+
+    with TestClient(client.app, follow_redirects=False) as forged:
+        forged.cookies.set(TICKET_COOKIE, "x" * 43, path=f"/sign/{other.id}")
+        assert forged.get(f"/sign/{other.id}").status_code == 403
+        assert forged.get(f"/sign/{other.id}/pages/1.png").status_code == 403
 
 
 def test_kazakh_words_are_written_in_cyrillic_and_every_word_has_three_languages():
