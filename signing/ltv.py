@@ -6,7 +6,21 @@ adding, in one incremental update of the signed file:
 * a document security store (DSS) with the certificates, CRLs and OCSP responses of
   every signature's chain, of the TSA chains of their signature timestamps, of the
   earlier document timestamps (renewal) and of the TSA that stamps now;
-* a document timestamp (/DocTimeStamp, ETSI.RFC3161) over the whole file, DSS included.
+* a document timestamp (/DocTimeStamp, ETSI.RFC3161) over the whole file, DSS included
+  (the archive timestamp).
+
+A signature without T-level evidence (signed at B-B: no signature timestamp, and no
+document timestamp after it yet) first gets one more incremental update, before the
+one above: a document timestamp and nothing else. ETSI EN 319 142-1 reaches the T
+level with a signature-time-stamp attribute *or* a document timestamp covering the
+signature; EU DSS classes a document timestamp that covers no DSS as a signature-level
+timestamp and one that covers a DSS as an archive timestamp. The DSS of the second
+update then holds the validation data of that first timestamp's TSA chain too (it is
+the signature's T evidence, validated later at the archive timestamp's time), and its
+VRI entry names that timestamp, as pyHanko's own archive flow does
+(``PdfTimeStamper.update_archival_timestamp_chain``). A DSS and its timestamp in one
+update cannot serve a B-B signature: the DSS would predate its own T evidence, and no
+later timestamp would cover it (``verify._level``).
 
 Nothing signed before is touched: the earlier signatures keep their byte ranges, and
 the PDF/A metadata (XMP packet, Info dictionary) stays byte-identical
@@ -52,6 +66,7 @@ from .certload import CertSource, CrlSource, load_certs, load_crls
 from .errors import NotAPdfError, SigningError
 from .limits import cert_pool_problem, cert_set_problem, dss_counts_problem
 from .netfetch import Fetcher, FetchPolicy
+from .timestamps import document_timestamps
 from .verify import _anchored_path
 
 __all__ = ["extend_to_blta", "ltv_validation_context"]
@@ -205,6 +220,49 @@ async def _paths(reader: PdfFileReader, context: ValidationContext, timestamper:
     return paths
 
 
+def _t_evidence_missing(reader: PdfFileReader, context: ValidationContext, at: datetime) -> bool:
+    """Whether a signature has no T-level evidence: no signature timestamp token, and no
+    document timestamp that validates (``timestamps``) in a revision after it. A token
+    that is present counts (its chain was checked by ``_paths``; the verifier judges it)."""
+    try:
+        sigs = list(reader.embedded_regular_signatures)
+        bare = [sig.signed_revision for sig in sigs
+                if next(extract_tst_data_iter(sig.signer_info, signed=False), None) is None]
+        if not bare:
+            return False
+        stamps = list(reader.embedded_timestamp_signatures)
+        valid = document_timestamps(stamps, lambda _moment: context, at).passed_revisions if stamps else []
+    except Exception as exc:  # noqa: BLE001 - a CMS pyHanko cannot read
+        raise SigningError(f"the signatures cannot be read: {exc}") from exc
+    return any(not any(stamp > revision for stamp in valid) for revision in bare)
+
+
+def _newest_stamp(reader: PdfFileReader):
+    """The document timestamp of the latest revision, or None."""
+    stamps = list(reader.embedded_timestamp_signatures)
+    return max(stamps, key=lambda ts: ts.signed_revision) if stamps else None
+
+
+def _stamped(writer: IncrementalPdfFileWriter, reader: PdfFileReader, timestamper: TimeStamper) -> bytes:
+    """``writer``'s update closed by a document timestamp from ``timestamper``."""
+    out = io.BytesIO()
+    try:
+        run_sync(
+            PdfTimeStamper(timestamper, field_name=_field_name(reader)).async_timestamp_pdf(
+                writer, _MD, output=out
+            )
+        )
+    except TimestampRequestError as exc:
+        raise SigningError(f"no document timestamp: {exc}") from exc
+    except PdfError as exc:
+        raise SigningError(f"the document timestamp could not be written: {exc}") from exc
+    return out.getvalue()
+
+
+def _update(pdf: bytes) -> IncrementalPdfFileWriter:
+    return keep_metadata(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
+
+
 def extend_to_blta(
     pdf: bytes,
     *,
@@ -220,6 +278,10 @@ def extend_to_blta(
     One incremental update adds the DSS (validation data of every signature's chain,
     of their timestamps' TSA chains, of earlier document timestamps and of
     ``timestamper``'s TSA) and a document timestamp from ``timestamper`` over it all.
+    When a signature has no T-level evidence (B-B: no signature timestamp and no valid
+    document timestamp after it), an update with only a document timestamp comes
+    first: the signature's T evidence, whose TSA chain the DSS then covers too. So a
+    B-B version gets two updates (two document timestamps), a B-T or later one one.
 
     Validation data come from ``validation_context`` (used as given: trust roots,
     revocation data, moment) or else are collected for the chains that end at
@@ -228,9 +290,6 @@ def extend_to_blta(
     validated at (default now). Raises :class:`NotAPdfError` for input that is not a
     PDF and :class:`SigningError` for a PDF without signatures, a chain that does not
     validate, missing revocation data, or a TSA that cannot be reached.
-
-    A B-B signature gets the DSS and the archive timestamp, but without a signature
-    timestamp the verifier still reports it B-B: sign at B-T or above to archive.
     """
     reader = _reader(pdf)
     try:
@@ -240,6 +299,7 @@ def extend_to_blta(
     except Exception as exc:  # noqa: BLE001 - a CMS or DSS pyHanko cannot read
         found = exc
     tsa_certs = _tsa_certs(timestamper)
+    at = at or datetime.now(timezone.utc)
     if validation_context is None:
         if not trust_roots:
             raise SigningError("extending to B-LTA needs trust anchors (--trust) or a validation context")
@@ -247,23 +307,19 @@ def extend_to_blta(
             raise SigningError(f"the signatures' certificates cannot be read: {found}") from found
         leaves, pool = found
         validation_context = ltv_validation_context(
-            [*leaves, tsa_certs[0]], [*pool, *tsa_certs], trust_roots=trust_roots, policy=policy, crls=crls,
-            at=(at or datetime.now(timezone.utc)),
+            [*leaves, tsa_certs[0]], [*pool, *tsa_certs], trust_roots=trust_roots, policy=policy, crls=crls, at=at,
         )
+    if _t_evidence_missing(reader, validation_context, at):
+        pdf = _stamped(_update(pdf), reader, timestamper)  # the T evidence: a stamp, no DSS
+        reader = _reader(pdf)
     paths = run_sync(_paths(reader, validation_context, timestamper))
-    writer = keep_metadata(IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
+    writer = _update(pdf)
+    # As pyHanko's archive flow: a VRI entry for the newest document timestamp, so that
+    # this update always writes the DSS, even when every CRL in it was there already
+    # (the verifier credits a DSS to the revision that writes it: ``verify._level``).
+    newest = _newest_stamp(reader)
     DocumentSecurityStore.supply_dss_in_writer(
-        writer, None, paths=paths, validation_context=validation_context, embed_roots=True
+        writer, newest.pkcs7_content if newest is not None else None,
+        paths=paths, validation_context=validation_context, embed_roots=True,
     )
-    out = io.BytesIO()
-    try:
-        run_sync(
-            PdfTimeStamper(timestamper, field_name=_field_name(reader)).async_timestamp_pdf(
-                writer, _MD, output=out
-            )
-        )
-    except TimestampRequestError as exc:
-        raise SigningError(f"no document timestamp: {exc}") from exc
-    except PdfError as exc:
-        raise SigningError(f"the document timestamp could not be written: {exc}") from exc
-    return out.getvalue()
+    return _stamped(writer, reader, timestamper)

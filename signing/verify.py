@@ -5,13 +5,16 @@ this module decides *when* to validate and turns pyHanko's status into the repor
 
 * Validation time. The signer certificate is validated at the earliest signature
   timestamp that validates on its own (``timestamps``: TSTInfo, imprint of this
-  signature, TSA signature, TSA chain to an anchor, timeStamping EKU) or else at
-  ``at``/now. So a certificate revoked after a trustworthy timestamp still passes, and
+  signature, TSA signature, TSA chain to an anchor, timeStamping EKU); a signature
+  without signature timestamps (B-B, archived by ``ltv``) at the time of the earliest
+  valid document timestamp after it (its proof of existence); else at ``at``/now. So a certificate revoked after a trustworthy timestamp still passes, and
   an expired NCA test key can be checked with ``at`` inside its validity window; a
   token from any other TSA proves nothing. Revocation data issued later than that
   moment is accepted (``retroactive_revinfo``): a later CRL still lists earlier
   revocations. Every signature and document timestamp is listed in the report with
-  its own result; only a valid document timestamp makes the level B-LTA.
+  its own result; only a valid document timestamp makes the level B-LTA, and for a
+  signature without a signature timestamp a valid document timestamp after it is its
+  T evidence (``_level``).
 * Proof of existence. The document timestamps are validated as a chain, newest first
   (the newest at ``at``, each earlier one at the time of the nearest later valid one),
   and a signature's timestamps at the time of the earliest valid document timestamp
@@ -65,6 +68,7 @@ from typing import Iterable
 from asn1crypto import x509
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -566,12 +570,71 @@ def _modified_after(status: PdfSignatureStatus, sig_field_names: set[str]) -> bo
     return not set(diff.changed_form_fields) <= sig_field_names
 
 
-def _level(has_tst: bool, revinfo: _Revinfo, doc_ts_after: bool) -> Level:
-    if not has_tst:
+def _dss_revinfo_revisions(reader: PdfFileReader) -> tuple[int, ...]:
+    """The revisions that write the DSS (its dictionary, or the catalog holding it
+    directly) and leave it holding CRLs or OCSP responses. Only revisions that write the
+    catalog or the DSS are read in full; () for a DSS that cannot be followed."""
+    out: list[int] = []
+    try:
+        dss_key: tuple[int, int] | None = None
+        for revision in range(reader.xrefs.total_revisions):
+            written = {(ref.idnum, ref.generation) for ref in reader.xrefs.explicit_refs_in_revision(revision)}
+            root = reader.trailer.raw_get("/Root", revision=revision)
+            root_key = (root.idnum, root.generation)
+            if root_key in written:  # the catalog rewritten: the DSS may be new, or direct
+                root_dict = reader.get_historical_resolver(revision).root
+                raw = root_dict.raw_get("/DSS") if "/DSS" in root_dict else None
+                dss_key = (raw.idnum, raw.generation) if isinstance(raw, generic.IndirectObject) else None
+                touched = raw is not None and (dss_key is None or dss_key in written)
+            else:
+                touched = dss_key is not None and dss_key in written
+            if not touched:
+                continue
+            dss = reader.get_historical_resolver(revision).root["/DSS"]
+            if len(dss.get("/CRLs", ())) or len(dss.get("/OCSPs", ())):
+                out.append(revision)
+    except Exception:  # noqa: BLE001 - a hostile catalog or DSS: no revision is credited with data
+        log.info("the DSS revisions cannot be read", exc_info=True)
+        return ()
+    return tuple(out)
+
+
+def _level(
+    revision: int, has_tst: bool, revinfo: _Revinfo, doc_ts_revisions: Iterable[int], dss_revisions: Iterable[int]
+) -> Level:
+    """The PAdES baseline level of the signature signed in ``revision``.
+
+    ``doc_ts_revisions``: the revisions of the document timestamps that validated;
+    ``dss_revisions``: the revisions that write a DSS holding revocation data.
+
+    T evidence is a valid signature timestamp, or else (ETSI EN 319 142-1: a document
+    timestamp covering the signature reaches the T level too) the earliest valid
+    document timestamp in a later revision. With a signature timestamp, as before: any
+    revocation data in the DSS makes B-LT, any valid document timestamp after the
+    signature B-LTA.
+
+    With a document timestamp as T evidence, the DSS must be written in a revision
+    after that timestamp's (B-LT), and a valid document timestamp must sign that
+    revision or a later one (B-LTA: it covers the DSS). A DSS written in the same
+    update as the T timestamp (one DSS + one stamp over a B-B signature) does not make
+    B-LT: that timestamp signs the DSS, so the DSS was written before the T evidence
+    existed and its data cannot speak for the T timestamp's TSA at its time (revocation
+    data for a TSA must be issued at or after the stamp, ETSI EN 319 102-1), and no
+    later timestamp protects it as archive data. Such a file is B-T; EU DSS would class
+    its one stamp as an archive timestamp over a signature with no signature-level
+    timestamp, i.e. no B-LTA either.
+    """
+    if has_tst:
+        if not revinfo.dss_has_revinfo:
+            return Level.B_T
+        return Level.B_LTA if any(r > revision for r in doc_ts_revisions) else Level.B_LT
+    after = sorted(r for r in doc_ts_revisions if r > revision)
+    if not after:
         return Level.B_B
-    if not revinfo.dss_has_revinfo:
+    lt = min((d for d in dss_revisions if d > after[0]), default=None)
+    if lt is None:
         return Level.B_T
-    return Level.B_LTA if doc_ts_after else Level.B_LT
+    return Level.B_LTA if any(r >= lt for r in after) else Level.B_LT
 
 
 def _sub_from_pyhanko(indic) -> tuple[Indication, SubIndication]:
@@ -692,9 +755,14 @@ def _verify_one(
     sig_field_names: set[str],
     doc_ts_revisions: list[int],
     stamps: SignatureTimestamps,
+    dss_revisions: tuple[int, ...] = (),
+    poe: datetime | None = None,
 ) -> SignatureReport:
     """``doc_ts_revisions``: revisions of the document timestamps that validated;
-    ``stamps``: this signature's timestamps, validated (``timestamps``)."""
+    ``stamps``: this signature's timestamps, validated (``timestamps``); ``dss_revisions``:
+    revisions that write a DSS with revocation data (``_level``); ``poe``: the proof of
+    existence of the signature's revision (the earliest valid document timestamp after
+    it), used as the validation moment of a signature without signature timestamps."""
     name = sig.field_name
     if _uses_gost(sig):
         return _unsupported_report(
@@ -708,7 +776,14 @@ def _verify_one(
         )
     tst_time = stamps.moment  # the earliest valid token; None when no token validates
     tst_ok = tst_time is not None
-    moment = min(tst_time, at) if tst_ok else at
+    if tst_ok:
+        moment = min(tst_time, at)
+    elif poe is not None and not stamps.present:
+        # B-B extended: the first document timestamp after the signature proves it existed
+        # then (past validation). Tokens that are present and fail give no such moment.
+        moment = min(poe, at)
+    else:
+        moment = at
     try:
         with tokens_hidden(sig):  # validated above, one by one; pyHanko must not pick one
             status = run_sync(async_validate_pdf_signature(
@@ -750,7 +825,7 @@ def _verify_one(
         revoked=revoked,
         signing_time=status.signer_reported_dt,
         timestamp_time=tst_time,
-        level=_level(tst_ok, revinfo, any(r > sig.signed_revision for r in doc_ts_revisions)),
+        level=_level(sig.signed_revision, tst_ok, revinfo, doc_ts_revisions, dss_revisions),
         signer=signer_fields(status.signing_cert),
         notes=tuple(notes),
     )
@@ -768,16 +843,22 @@ def _safe_verify_one(sig: EmbeddedPdfSignature, trailing_ok: bool, **kwargs) -> 
         )
 
 
+def _poe(sig: EmbeddedPdfSignature, doc_chain: DocumentTimestamps) -> datetime | None:
+    """The proof of existence of ``sig``'s revision: the earliest valid document timestamp
+    after it; None without one or when the revision cannot be told."""
+    try:
+        return doc_chain.poe(sig.signed_revision)
+    except Exception:  # noqa: BLE001 - a signature whose revision cannot be told
+        return None
+
+
 def _signature_stamps(
     sig: EmbeddedPdfSignature, doc_chain: DocumentTimestamps, context_at, at: datetime
 ) -> SignatureTimestamps:
     """The signature timestamps of ``sig``, their TSA chains validated at the proof of
     existence the document timestamps give them (the earliest valid one after the
     signature's revision), else at ``at``. Unreadable revision: at ``at``."""
-    try:
-        poe = doc_chain.poe(sig.signed_revision)
-    except Exception:  # noqa: BLE001 - a signature whose revision cannot be told
-        poe = None
+    poe = _poe(sig, doc_chain)
     moment = at if poe is None else min(poe, at)
     return signature_timestamps(sig, context_at, moment)
 
@@ -855,6 +936,7 @@ def verify_pdf(
     doc_chain = document_timestamps(doc_stamps, tsa_context_at, at, [sig.signed_revision for sig in sigs])
     sig_stamps = [_signature_stamps(sig, doc_chain, tsa_context_at, at) for sig in sigs]
     doc_ts_revisions = doc_chain.passed_revisions
+    dss_revisions = _dss_revinfo_revisions(reader) if revinfo.dss_has_revinfo else ()
     reports = tuple(
         _safe_verify_one(
             sig,
@@ -866,6 +948,8 @@ def verify_pdf(
             sig_field_names=sig_field_names,
             doc_ts_revisions=doc_ts_revisions,
             stamps=stamps,
+            dss_revisions=dss_revisions,
+            poe=_poe(sig, doc_chain),
         )
         for sig, stamps in zip(sigs, sig_stamps)
     )
