@@ -7,9 +7,10 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   timestamp that validates on its own (``timestamps``: TSTInfo, imprint of this
   signature, TSA signature, TSA chain to an anchor, timeStamping EKU); a signature
   without signature timestamps (B-B, archived by ``ltv``) at the time of the earliest
-  valid document timestamp after it (its proof of existence); else at ``at``/now. So a certificate revoked after a trustworthy timestamp still passes, and
-  an expired NCA test key can be checked with ``at`` inside its validity window; a
-  token from any other TSA proves nothing. Revocation data issued later than that
+  valid document timestamp after it (its proof of existence); else at ``at``/now. So
+  a certificate revoked after a trustworthy timestamp still passes, and an expired
+  NCA test key can be checked with ``at`` inside its validity window; a token from
+  any other TSA proves nothing. Revocation data issued later than that
   moment is accepted (``retroactive_revinfo``): a later CRL still lists earlier
   revocations. Every signature and document timestamp is listed in the report with
   its own result; only a valid document timestamp makes the level B-LTA, and for a

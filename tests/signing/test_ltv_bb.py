@@ -20,7 +20,15 @@ from datetime import timedelta
 
 import pytest
 from asn1crypto.crl import CertificateList
-from attacks_crypto import add_document_timestamp, dummy_timestamper, imprint, key_usage, load_holder, replace_cms, token
+from attacks_crypto import (
+    add_document_timestamp,
+    dummy_timestamper,
+    imprint,
+    key_usage,
+    load_holder,
+    replace_cms,
+    token,
+)
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
