@@ -44,6 +44,7 @@ class Action(str, enum.Enum):
     BATCH_FINISH = "batch_finish"          # counts of done / failed / skipped
     SIGNING_TICKET = "signing_ticket"      # a signing-page ticket handed out (never the ticket)
     SIGNATURE_REFUSED = "signature_refused"  # a submitted CMS refused (why; nothing changed)
+    BLOBS_COLLECTED = "blobs_collected"    # `qujat gc-blobs` deleted unreferenced blob files
 
 
 @dataclass(frozen=True)

@@ -364,6 +364,31 @@ class Store(BatchSteps, SigningSteps):
             s.delete(row)
             return True
 
+    # -- orphan blobs ------------------------------------------------------------------------
+
+    def collect_blobs(self, *, actor: str, older_than: dt.timedelta | None = None,
+                      dry_run: bool = False):
+        """Delete (unless ``dry_run``) the blobs nothing refers to whose last use is older than
+        ``older_than`` (default 24 h, at least 10 min), and temporary files killed writes left
+        (`store.gc`); a `store.gc.GcReport`. A run that deleted something writes a
+        ``blobs_collected`` audit event (counts, bytes, the first deleted hashes), also when it
+        stopped on an error part-way."""
+        from store import gc
+
+        _text("actor", actor, 128)
+        report = gc.GcReport(dry_run=dry_run,
+                             older_than=gc.DEFAULT_GRACE if older_than is None else older_than)
+        gc.check_grace(report.older_than)
+        try:
+            with self._read_engine.connect() as conn:
+                gc.collect(conn, self.blobs, report)
+        finally:
+            if report.deleted:
+                with self._write() as s:
+                    self._audit(s, self._clock(), actor, Action.BLOBS_COLLECTED, None, {
+                        **report.to_json(), "deleted_sha256": report.deleted_names})
+        return report
+
     # -- internals ---------------------------------------------------------------------------
 
     @contextlib.contextmanager

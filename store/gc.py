@@ -1,0 +1,135 @@
+"""Collecting orphan blobs: files of the blob store that nothing refers to.
+
+A write puts its files into the blob store before its transaction (store.store's docstring), so a
+process killed in between (an issuance, a batch attempt, a signature being accepted) leaves blobs
+that no row names. `collect` finds and deletes them:
+
+- referenced is every hash a row names: versions' PDF and DOCX, signing states' prepared PDF and
+  DOCX, and the hashes audit events name (`AUDIT_KEYS`: e.g. the prepared PDF an official was
+  shown at an earlier step stays, as evidence of what was signed);
+- a blob is deleted only if nothing refers to it AND its last use (written, or claimed by a put
+  that found it there: store.blobs) is older than the grace period, so that a blob a live
+  transaction is about to refer to is never touched;
+- temporary files of killed writes older than the grace period go too.
+
+The references are read as one sorted stream and merged with the blob files, which the blob
+store lists in the same order: memory does not grow with the archive.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, union
+from sqlalchemy.engine import Connection
+
+from store.blobs import BlobStore
+from store.errors import StoreError
+from store.orm import AuditRow, SigningStateRow, VersionRow
+
+__all__ = ["GcReport", "collect", "check_grace", "referenced_hashes", "AUDIT_KEYS", "MIN_GRACE", "DEFAULT_GRACE"]
+
+AUDIT_KEYS = ("pdf_sha256", "docx_sha256", "prepared_pdf_sha256", "signed_pdf_sha256")
+DEFAULT_GRACE = dt.timedelta(hours=24)
+MIN_GRACE = dt.timedelta(minutes=10)     # longer than any write's put-to-commit
+LISTED = 1000                            # deleted hashes named in the audit event, at most
+
+
+@dataclass
+class GcReport:
+    """What a collection found and did (counts and bytes)."""
+
+    dry_run: bool
+    older_than: dt.timedelta
+    blobs: int = 0                       # blob files seen
+    blob_bytes: int = 0
+    referenced: int = 0                  # of them, named by a row
+    young: int = 0                       # unreferenced but used within the grace period: kept
+    young_bytes: int = 0
+    orphans: int = 0                     # unreferenced and older than the grace period
+    orphan_bytes: int = 0
+    temporary: int = 0                   # temporary files of killed writes, older than the grace
+    temporary_bytes: int = 0
+    deleted: int = 0                     # files deleted (orphans and temporary files)
+    deleted_bytes: int = 0
+    claimed: int = 0                     # orphans a put claimed while we looked: kept
+    deleted_names: list[str] = field(default_factory=list)   # blob hashes, the first LISTED
+
+    def to_json(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "deleted_names"}
+        out["older_than"] = self.older_than.total_seconds()
+        return out
+
+
+def referenced_hashes(conn: Connection) -> Iterator[str]:
+    """Every blob hash a row names, each once, in ascending byte order."""
+    v, s, a = VersionRow.__table__, SigningStateRow.__table__, AuditRow.__table__
+    parts = [select(v.c.pdf_sha256.label("h")), select(v.c.docx_sha256),
+             select(s.c.pdf_sha256), select(s.c.docx_sha256)]
+    for key in AUDIT_KEYS:
+        value = a.c.details[key].as_string()
+        parts.append(select(value).where(value.is_not(None)))
+    u = union(*parts).subquery()
+    order = u.c.h.collate("C") if conn.dialect.name == "postgresql" else u.c.h
+    rows = conn.execution_options(stream_results=True, yield_per=2000).execute(
+        select(u.c.h).where(u.c.h.is_not(None)).order_by(order))
+    for (h,) in rows:
+        yield h
+
+
+def check_grace(older_than: dt.timedelta) -> None:
+    if older_than < MIN_GRACE:
+        raise ValueError(f"older_than: at least {MIN_GRACE.total_seconds() / 60:g} minutes (a "
+                         "write's files must outlive its transaction)")
+
+
+def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
+            now_ns: int | None = None) -> GcReport:
+    """Find (and unless ``report.dry_run`` delete) the blobs nothing refers to, unused for
+    longer than ``report.older_than``, counting into ``report`` as it goes (what was deleted
+    before an error is in it); ``conn`` is a reading connection. The file times are the file
+    system's, so the cut-off is the wall clock's (``now_ns``: nanoseconds since the epoch)."""
+    check_grace(report.older_than)
+    cutoff = ((time.time_ns() if now_ns is None else now_ns)
+              - int(report.older_than.total_seconds() * 1e9))
+    refs = referenced_hashes(conn)
+    ref, previous = next(refs, None), ""
+    for blob in blobs.scan():
+        if blob.temporary:
+            if blob.last_used_ns < cutoff:
+                report.temporary += 1
+                report.temporary_bytes += blob.size
+                _delete(blobs, blob.name, cutoff, report)
+            continue
+        report.blobs += 1
+        report.blob_bytes += blob.size
+        while ref is not None and ref < blob.name:
+            previous, ref = ref, next(refs, None)
+            if ref is not None and ref <= previous:
+                raise StoreError("the database did not list the blob hashes in byte order; "
+                                 "nothing more is deleted")
+        if ref == blob.name:
+            report.referenced += 1
+        elif blob.last_used_ns >= cutoff:
+            report.young += 1
+            report.young_bytes += blob.size
+        else:
+            report.orphans += 1
+            report.orphan_bytes += blob.size
+            _delete(blobs, blob.name, cutoff, report)
+    return report
+
+
+def _delete(blobs: BlobStore, name: str, cutoff: int, report: GcReport) -> None:
+    if report.dry_run:
+        return
+    freed = blobs.remove_unused(name, unused_since_ns=cutoff)
+    if freed is None:
+        report.claimed += 1
+        return
+    report.deleted += 1
+    report.deleted_bytes += freed
+    if "/" not in name and len(report.deleted_names) < LISTED:      # a blob, not a temporary file
+        report.deleted_names.append(name)
