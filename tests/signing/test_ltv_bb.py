@@ -264,3 +264,43 @@ def test_extending_over_a_stamp_with_a_wrong_imprint_adds_real_t_evidence(bad_fi
     assert report.signatures[0].level is Level.B_LTA
     assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
     assert [t.passed for t in _docs(report)] == [False, True, True]
+
+
+# --- `qujat regenerate --extend-ltv`: the application function its batch runs ---------------
+
+
+@pytest.mark.slow
+def test_a_batch_extension_of_a_record_signed_at_b_b_gives_b_lta(tmp_path):
+    """A record issued without a TSA (B-B, as the archive's older versions are), then
+    extended by the batch kind `qujat regenerate --extend-ltv` starts (``batches.start`` /
+    ``batches.run``, as the command calls them) once a TSA is configured."""
+    import dataclasses
+
+    from qujat import batches, service
+    from qujat.batches import BatchKind, BatchSpec
+    from qujat.runtime import open_runtime
+    from qujat.settings import Settings
+    from signing.pki import PkiServer, load_dev_pki
+    from tests.conftest import example
+
+    caller = service.Caller(client_id="cli", actor="cli:archivist")
+    settings = Settings(data_dir=tmp_path / "data", pool_size=1)
+    with open_runtime(settings, convert=True, sign=True, store=True) as rt:
+        record = service.issue(rt, example("address_certificate", "ru"), caller=caller).record
+        [first] = service.versions(rt, record.id)
+        b_b = rt.store.blobs.get(first.pdf_sha256)
+    pki = load_dev_pki(settings.data_dir / "pki")
+    extending = dataclasses.replace(settings, tsa_url=pki.tsa_url, verify_online=True, fetch_allow_private=True)
+    with PkiServer(pki), open_runtime(extending, convert=False, sign=True, store=True) as rt:
+        assert verify_pdf(b_b, trust=rt.trust_anchors).signatures[0].level is Level.B_B
+        batch, _ = batches.start(rt, BatchSpec(kind=BatchKind.EXTEND_LTV, ids=(record.id,)), caller=caller)
+        final = batches.run(rt, batch.id, workers=0)
+        assert (final.done, final.failed) == (1, 0), final.failures
+        latest = service.versions(rt, record.id)[-1]
+        extended = rt.store.blobs.get(latest.pdf_sha256)
+        report = verify_pdf(extended, trust=rt.trust_anchors)
+
+    assert latest.number == 2 and extended.startswith(b_b)
+    assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
+    assert {s.level for s in report.signatures} == {Level.B_LTA}
+    assert [(t.kind, t.passed) for t in report.timestamps] == [(TimestampKind.DOCUMENT, True)] * 2
