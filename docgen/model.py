@@ -590,18 +590,33 @@ MAX_SIGNERS = 5
 
 #: The identities of the NCA's published test certificates (the dummy person ТЕСТОВ ТЕСТ and his
 #: organisation). They fail the check digit on purpose, yet certificates carry them, so a signer
-#: may be expected by them as they are; such certificates chain only to the NCA's test CAs, which
-#: no production trust configuration holds, so no real signature ever matches them.
+#: may be expected by them as they are — where the service allows it (test and acceptance
+#: stands): the validation context's `ALLOW_NCA_TEST_IDENTITIES` says so. Elsewhere they are
+#: refused with the field's path, at no cost: a set lookup on a value being validated anyway.
 NCA_TEST_IINS = frozenset({"123456789011", "123456789012"})
 NCA_TEST_BINS = frozenset({"123456789021"})
 
+#: The validation-context key (next to ``today``) that allows NCA test identities as expected
+#: signers: True allows, False refuses. A context without it (a caller not yet handed the
+#: setting) allows them, as before the setting existed.
+ALLOW_NCA_TEST_IDENTITIES = "allow_nca_test_identities"
+
+
+def _nca_test_identity(v: str, what: str, info: ValidationInfo) -> str:
+    ctx = info.context if isinstance(info.context, dict) else {}
+    if ctx.get(ALLOW_NCA_TEST_IDENTITIES, True) is True:
+        return v
+    raise ValueError(f"{v} is the {what} of the NCA's test identity (the published test "
+                     "certificates, not a real person or organisation); this service does not "
+                     "accept test identities")
+
 
 def _signer_iin(v: str, info: ValidationInfo) -> str:
-    return v if v in NCA_TEST_IINS else _iin(v, info)
+    return _nca_test_identity(v, "IIN", info) if v in NCA_TEST_IINS else _iin(v, info)
 
 
-def _signer_bin(v: str) -> str:
-    return v if v in NCA_TEST_BINS else _bin(v)
+def _signer_bin(v: str, info: ValidationInfo) -> str:
+    return _nca_test_identity(v, "BIN", info) if v in NCA_TEST_BINS else _bin(v)
 
 
 class ExpectedSigner(_Model):
