@@ -580,6 +580,8 @@ def _dss_revinfo_revisions(reader: PdfFileReader) -> tuple[int, ...]:
         dss_key: tuple[int, int] | None = None
         for revision in range(reader.xrefs.total_revisions):
             written = {(ref.idnum, ref.generation) for ref in reader.xrefs.explicit_refs_in_revision(revision)}
+            if not written:  # an empty update (at most ``pdfcheck.Limits`` revisions write objects)
+                continue
             root = reader.trailer.raw_get("/Root", revision=revision)
             root_key = (root.idnum, root.generation)
             if root_key in written:  # the catalog rewritten: the DSS may be new, or direct
