@@ -9,10 +9,10 @@ Every shell — the CLI, (later) the web app's lifespan and the job worker — d
 
 `open_runtime` builds, from one frozen `Settings`: the template set, the LibreOffice converter
 pool (sized by the CPUs this process may use, bounded queue wait), the signing keys by role
-(`Runtime.signers`: the enterprise head's, and the authority head's for the act that needs both), the trust
-anchors and the records store (`store.Store`); it closes them in reverse order when the block
-ends, also on error. Nothing here is kept at module level: two runtimes in one process (tests) are
-independent.
+(`Runtime.signers`: the enterprise head's, and the authority head's for the act that needs both), the
+TSA client and the signer chains' revocation-data cache (B-LT), the trust anchors and the records
+store (`store.Store`); it closes them in reverse order when the block ends, also on error.
+Nothing here is kept at module level: two runtimes in one process (tests) are independent.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from docgen.render import Renderer
 from docgen.request import parse_request
 from docgen.templates import TemplateStore, packaged_templates_dir
 from qujat.settings import Settings
-from signing.netfetch import FetchPolicy
+from signing.netfetch import FetchPolicy, RevocationCache, TsaClient
 
 if TYPE_CHECKING:
     from store import Store
@@ -60,6 +60,10 @@ class Runtime:
     clock: Callable[[], dt.datetime]
     store: Store | None = None         # the records store, None if not asked for
     signers: Mapping[str, Any] = field(default_factory=dict)  # role → Signer, empty if not asked for
+    # B-T/B-LT: the TSA client (its connection kept) and the signer chains' CRL/OCSP answers
+    # reused while fresh; None without QUJAT_TSA_URL or when signing keys were not asked for
+    timestamper: TsaClient | None = None
+    revocation: RevocationCache | None = None
 
     @property
     def fetch_policy(self) -> FetchPolicy:
@@ -88,7 +92,9 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
     ``convert``: start the LibreOffice pool (``settings.pool_size`` warm workers).
     ``sign``: load the signing keys — the configured PKCS#12 (and QUJAT_SIGNER2_PKCS12 for the
     authority head, else the same key), or the dev PKI's enterprise-head and authority-head signers
-    (the dev PKI is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra).
+    (the dev PKI is made in ``settings.dev_pki_dir`` on first use; that needs the ``devpki`` extra);
+    with QUJAT_TSA_URL also the TSA client and the revocation-data cache that B-LT signatures
+    share (``Runtime.timestamper``, ``Runtime.revocation``: this runtime's, never another's).
     ``store``: open the records store at ``settings.effective_database_url`` (migrated to the
     newest schema), blobs in ``settings.data_dir / "blobs"``.
     """
@@ -103,9 +109,13 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
                 queue_timeout=settings.convert_queue_timeout,
             ))
         signers, anchors = {}, settings.trust_anchors
+        timestamper = revocation = None
         if sign:
             signers, dev_anchors = _signers(settings, stack)
             anchors = anchors or dev_anchors
+            if settings.tsa_url:
+                timestamper = stack.enter_context(TsaClient(settings.tsa_url))
+                revocation = RevocationCache()
         records = None
         if store:
             from store import Store
@@ -118,7 +128,8 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
                             today=lambda: settings.today(clock()))
         yield Runtime(settings=settings, templates=templates, renderer=renderer,
                       converter=converter, signer=signers.get(ENTERPRISE_HEAD),
-                      trust_anchors=tuple(anchors), clock=clock, store=records, signers=signers)
+                      trust_anchors=tuple(anchors), clock=clock, store=records, signers=signers,
+                      timestamper=timestamper, revocation=revocation)
 
 
 def _signers(settings: Settings, stack: contextlib.ExitStack) -> tuple[dict[str, Any], tuple[Path, ...]]:

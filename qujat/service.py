@@ -275,7 +275,8 @@ def _by_external_id(rt: Runtime, caller: Caller, external_id: str) -> Record | N
 def sign_server_side(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tuple[SignatureInfo, ...]]:
     """Sign with each role's key in order (the server-side keys of the runtime); the first
     signature certifies the document (DocMDP: later signatures allowed, nothing else). Used by
-    `issue` and by batch regeneration."""
+    `issue` and by batch regeneration. B-T/B-LT use the runtime's TSA client and revocation
+    cache: one TSA request per signature once they are warm."""
     settings = rt.settings
     level = Level.from_config(settings.sign_level)
     done = []
@@ -286,7 +287,8 @@ def sign_server_side(rt: Runtime, doc_type: str, pdf: bytes) -> tuple[bytes, tup
         at = rt.clock()
         name = signer_fields(signer.signing_cert).common_name     # read once: the PDF's /Name too
         pdf = sign_pdf(pdf, signer, level=level, tsa_url=settings.tsa_url, certify=i == 0,
-                       reason=_REASONS[role], name=name or None)
+                       reason=_REASONS[role], name=name or None,
+                       timestamper=rt.timestamper, revocation=rt.revocation)
         done.append(SignatureInfo(signer=name or role, time=at))
     return pdf, tuple(done)
 

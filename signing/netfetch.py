@@ -26,6 +26,11 @@ verifying goes through a :class:`Fetcher` bound to a :class:`FetchPolicy`:
 Which certificates may be fetched for (only those of a chain ending at a trust anchor)
 is the verifier's decision; this module only fetches safely.
 
+Signing at B-LT fetches only for the signer's own chain and the operator's TSA. A process
+signing many documents keeps a :class:`TsaClient` (a kept connection; the TSA's certificates
+learnt from its tokens, so no extra token per signature) and a :class:`RevocationCache` (CRL and
+OCSP answers reused under a stated freshness rule): its runtime builds and closes both.
+
 NCA certificates issued around 2018 hold several URLs in one distribution-point value
 (``http://crl.pki.gov.kz/nca_rsa.crl URL=http://crl1.pki.gov.kz/nca_rsa.crl``);
 :func:`candidate_urls` splits such values and each URL is tried in turn.
@@ -41,17 +46,19 @@ import socket
 import ssl
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp, tsp, x509
 from pyhanko.sign.timestamps.api import TimeStamper
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_digest, extract_ts_certs
+from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from .certload import parse_crl_der, parse_ocsp_der
 from .model import FetchNote, FetchOutcome
@@ -68,6 +75,9 @@ __all__ = [
     "address_allowed",
     "UrlRefused",
     "UrllibTimeStamper",
+    "TsaClient",
+    "RevocationCache",
+    "DEFAULT_REVOCATION_MAX_AGE",
     "fetch_crls",
     "fetch_ocsp",
 ]
@@ -284,6 +294,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
     def connect(self) -> None:
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        _no_delay(self.sock)
 
     def abort(self) -> None:
         """Watchdog: end a request that outlives its time (a slow drip of bytes resets
@@ -301,6 +312,17 @@ class _PinnedHTTPS(_PinnedHTTP):
     def connect(self) -> None:
         super().connect()
         self.sock = _tls_context().wrap_socket(self.sock, server_hostname=self.host)
+
+
+def _no_delay(sock: socket.socket) -> None:
+    """Send small writes at once. ``http.client`` writes a POST's headers and its body in
+    two ``send`` calls; with Nagle's algorithm the body then waits for the server's ACK of
+    the headers, which a server delays (40 ms on Linux): every OCSP and TSA request paid
+    that wait."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:  # not a TCP socket (a test double): nothing to tune
+        pass
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -596,35 +618,350 @@ def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, timeout: float 
     return response
 
 
-def _request(url: str, data: bytes | None, headers: dict[str, str], timeout: float) -> tuple[bytes, str]:
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"only http(s) URLs are fetched, not {url!r}")
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked)
-        return resp.read(), resp.headers.get("Content-Type", "")
+# ---------------------------------------------------------------------------------------------
+# Kept between signatures (B-LT): the runtime owns one TsaClient and one RevocationCache.
 
 
-class UrllibTimeStamper(TimeStamper):
-    """RFC 3161 client over ``urllib``; one instance per TSA URL is reused so pyHanko's
-    dummy-token cache (used to size signature placeholders) survives across signatures.
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
-    ``headers`` are sent with every request (e.g. certomancer's fake-time header in
-    tests, or an authorisation header for a commercial TSA). The TSA URL is the
-    operator's configuration, not file content, so no fetch policy applies.
+
+#: How long a CRL or OCSP answer about the signer's chain is reused at most (seconds).
+DEFAULT_REVOCATION_MAX_AGE = 300.0
+#: An answer stops being reused this long before its nextUpdate: the signature made with it
+#: is checked against the answer's validity at the signing time and at the timestamp's.
+_VALIDITY_MARGIN = timedelta(seconds=60)
+_TSA_MAX_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Cached:
+    value: object
+    expires: datetime
+
+
+def _crl_next_update(crl: asn1_crl.CertificateList) -> datetime | None:
+    return crl["tbs_cert_list"]["next_update"].native
+
+
+def _ocsp_next_update(response: ocsp.OCSPResponse) -> datetime | None:
+    """The earliest nextUpdate of the single responses; None when one has none (the answer
+    then says nothing about how long it holds)."""
+    singles = response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"]
+    times = [single["next_update"].native for single in singles]
+    return None if not times or None in times else min(times)
+
+
+class RevocationCache:
+    """CRLs and OCSP answers about the signer's own chain, reused across B-LT signatures.
+
+    The freshness rule: an answer is reused until the earlier of
+
+    * its nextUpdate minus a minute (the signature made with it is checked against the
+      answer's validity at the signing time, and by a verifier at the timestamp's time), and
+    * ``max_age_s`` after it was fetched (default :data:`DEFAULT_REVOCATION_MAX_AGE`, 300 s).
+
+    An answer without nextUpdate (OCSP responders may leave it out) is reused for
+    ``max_age_s`` only; one that is already within a minute of its nextUpdate is used for the
+    signature at hand and not kept; a failed download is not kept either. Nothing is ever
+    served past its validity.
+
+    Why a window shorter than nextUpdate: a CA publishes a revocation (a compromised key) in
+    its next OCSP answer at once and often in a CRL issued before the old one's nextUpdate,
+    which may be a day (the NCA's CRLs) or a week away. Reusing data up to nextUpdate would let
+    a key revoked meanwhile keep signing here for that long; the window bounds that lag to a
+    few minutes while a busy server still fetches about once per window instead of per
+    signature.
+
+    CRLs are kept by URL (the leaves of one CA share its CRL), OCSP answers by certificate and
+    issuer. One download per key at a time: threads that need the same expired answer wait
+    for the one fetching it. ``clock`` (aware UTC) is the real time unless a test injects
+    another: validity is judged at the time pyHanko validates, which is the real one.
+    ``requests`` counts the HTTP requests this cache made.
     """
 
-    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        *,
+        max_age_s: float = DEFAULT_REVOCATION_MAX_AGE,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], datetime] = _utc_now,
+    ):
+        if max_age_s < 0:
+            raise ValueError("max_age_s must not be negative")
+        self.max_age = timedelta(seconds=max_age_s)
+        self.timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, _Cached] = {}
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self.requests = 0
+
+    def _fresh(self, key: tuple, now: datetime) -> tuple[bool, object]:
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now < hit.expires:
+            return True, hit.value
+        return False, None
+
+    def _get(self, key: tuple, kind: str, load: Callable[[Fetcher], T | None],
+             next_update: Callable[[T], datetime | None]) -> T | None:
+        found, value = self._fresh(key, self._clock())
+        if found:
+            return value  # type: ignore[return-value]
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            now = self._clock()
+            found, value = self._fresh(key, now)  # another thread may have fetched it meanwhile
+            if found:
+                return value  # type: ignore[return-value]
+            fetcher = _signing_fetcher(self.timeout)
+            result = load(fetcher)
+            for note in fetcher.notes:
+                if note.outcome is not FetchOutcome.FETCHED:
+                    log.info("%s %s not fetched: %s", kind.upper(), note.url, note.reason)
+            with self._lock:
+                self.requests += fetcher._requests
+                if result is None:
+                    self._entries.pop(key, None)
+                    return None
+                expires = now + self.max_age
+                until = next_update(result)
+                if until is not None:
+                    expires = min(expires, until - _VALIDITY_MARGIN)
+                if expires > now:
+                    self._entries[key] = _Cached(result, expires)
+                else:
+                    self._entries.pop(key, None)
+            return result
+
+    def crl(self, cert: x509.Certificate) -> asn1_crl.CertificateList | None:
+        """The first CRL that downloads among ``cert``'s distribution points (or a kept one)."""
+        for url in candidate_urls(revocation_sources(cert).crl):
+            crl = self._get(("crl", url), "crl", lambda f, u=url: f.fetch("crl", u, parse_crl_der), _crl_next_update)
+            if crl is not None:
+                return crl
+        return None
+
+    def crls(self, certs: Iterable[x509.Certificate]) -> list[asn1_crl.CertificateList]:
+        """The CRLs of ``certs`` (each CRL once, however many of the certificates name it)."""
+        out: list[asn1_crl.CertificateList] = []
+        for cert in certs:
+            crl = self.crl(cert)
+            if crl is not None and not any(c is crl for c in out):
+                out.append(crl)
+        return out
+
+    def ocsp(self, cert: x509.Certificate, issuer: x509.Certificate) -> ocsp.OCSPResponse | None:
+        """An OCSP answer about ``cert`` from its responders (or a kept one)."""
+        return self._get(("ocsp", cert.sha256, issuer.sha256), "ocsp", lambda f: f.ocsp(cert, issuer),
+                         _ocsp_next_update)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class _KeptHTTP(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _no_delay(self.sock)
+
+
+class _KeptHTTPS(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _no_delay(self.sock)
+
+
+class TsaClient(TimeStamper):
+    """RFC 3161 client for one TSA URL, meant to live as long as the process's runtime.
+
+    * HTTP/1.1 connections are kept alive between requests (a few idle ones, for request
+      threads signing at once) and a request on a kept connection that the server closed
+      meanwhile is sent again once on a new one; ``keep_alive=False`` closes each connection
+      after its answer. Small writes go out at once (``TCP_NODELAY``).
+    * The TSA's certificates are taken from the latest token it sent, so pyHanko's
+      pre-signing step (the validation data of the TSA's chain for the DSS) costs no
+      request: pyHanko's own client asks the TSA for a "dummy" token first, once per client
+      object, i.e. once per signature when a client is made per signature. A token is asked
+      for only when none has been seen yet, or when the certificate of the latest one no
+      longer validates (the TSA renewed it); so a renewed TSA certificate is picked up.
+    * A proxy from the environment (``https_proxy``, ``http_proxy``, ``no_proxy``) is used as
+      ``urllib`` would.
+
+    ``headers`` go with every request (an authorisation header of a commercial TSA, or
+    certomancer's fake-time header in tests). The TSA URL is the operator's configuration,
+    not file content, so no fetch policy applies. ``requests`` counts the HTTP requests sent.
+    Thread-safe; ``close()`` closes the idle connections (a later request opens a new one).
+    """
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None,
+                 keep_alive: bool = True, max_idle: int = 4):
         super().__init__()
         self.url = url
         self.timeout = timeout
         self.headers = dict(headers or {})
+        self.keep_alive = keep_alive
+        self.max_idle = max_idle
+        self.requests = 0
+        self._lock = threading.Lock()
+        # idle connections: (connection, request target, extra headers)
+        self._idle: list[tuple[http.client.HTTPConnection, str, dict[str, str]]] = []
+        self._leaves: tuple[x509.Certificate, ...] = ()
+        self._tokens: dict[str, object] = {}  # md algorithm → latest token (size estimates)
+        self._problem: str | None = None
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host = port = None
+        if scheme not in ("http", "https") or not host:
+            self._problem = f"TSA URL {url!r} is not an http(s) URL"
+            return
+        self._https = scheme == "https"
+        self._host, self._port = host, port or (443 if self._https else 80)
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxy = None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get(scheme)
+        self._proxy = urlsplit(proxy) if proxy else None
+
+    def __enter__(self) -> "TsaClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _target, _extra in idle:
+            conn.close()
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    def _new_connection(self) -> tuple[http.client.HTTPConnection, str, dict[str, str]]:
+        proxy = self._proxy
+        if proxy is None:
+            cls = _KeptHTTPS if self._https else _KeptHTTP
+            kwargs = {"context": _tls_context()} if self._https else {}
+            return cls(self._host, self._port, timeout=self.timeout, **kwargs), self._path, {}
+        auth = {}
+        if proxy.username is not None:
+            import base64
+            from urllib.parse import unquote
+
+            creds = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+            auth = {"Proxy-Authorization": "Basic " + base64.b64encode(creds).decode("ascii")}
+        proxy_port = proxy.port or (443 if proxy.scheme == "https" else 80)
+        if self._https:  # CONNECT through the proxy, TLS to the TSA
+            conn = _KeptHTTPS(proxy.hostname, proxy_port, timeout=self.timeout, context=_tls_context())
+            conn.set_tunnel(self._host, self._port, headers=auth or None)
+            return conn, self._path, {}
+        conn = _KeptHTTP(proxy.hostname, proxy_port, timeout=self.timeout)
+        return conn, self.url, auth
+
+    def _take(self) -> tuple[http.client.HTTPConnection, str, dict[str, str], bool]:
+        with self._lock:
+            if self._idle:
+                conn, target, extra = self._idle.pop()
+                return conn, target, extra, True
+        return (*self._new_connection(), False)
+
+    def _post(self, body: bytes) -> tuple[int, str, bytes]:
+        if self._problem is not None:
+            raise TimestampRequestError(self._problem)
+        for _attempt in range(2):
+            conn, target, extra, reused = self._take()
+            headers = {"Content-Type": "application/timestamp-query", "User-Agent": "qujat",
+                       **extra, **self.headers}
+            if not self.keep_alive:
+                headers["Connection"] = "close"
+            with self._lock:
+                self.requests += 1
+            try:
+                conn.request("POST", target, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read(_TSA_MAX_BYTES + 1)
+            except (ConnectionError, http.client.BadStatusLine) as exc:
+                conn.close()
+                if reused:  # the server closed the kept connection: once more, on a new one
+                    continue
+                raise TimestampRequestError(f"TSA {self.url} unreachable: {exc}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise TimestampRequestError(f"TSA {self.url} unreachable: {exc}") from exc
+            if len(data) > _TSA_MAX_BYTES:
+                conn.close()
+                raise TimestampRequestError(f"TSA {self.url} answered with more than {_TSA_MAX_BYTES} bytes")
+            ctype = resp.getheader("Content-Type", "") or ""
+            if resp.will_close or not self.keep_alive:
+                conn.close()
+            else:
+                with self._lock:
+                    if len(self._idle) < self.max_idle:
+                        self._idle.append((conn, target, extra))
+                        conn = None
+                if conn is not None:
+                    conn.close()
+            return resp.status, ctype, data
+        raise TimestampRequestError(f"TSA {self.url} closed the connection twice")
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        headers = {"Content-Type": "application/timestamp-query", **self.headers}
-        try:
-            body, ctype = _request(self.url, req.dump(), headers, self.timeout)
-        except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as exc:
-            raise TimestampRequestError(f"TSA {self.url} unreachable: {exc}") from exc
+        status, ctype, body = self._post(req.dump())
+        if status != 200:
+            raise TimestampRequestError(f"TSA {self.url} answered HTTP {status}")
         if "timestamp-reply" not in ctype:
             raise TimestampRequestError(f"TSA {self.url} answered with {ctype or 'no content type'}")
-        return tsp.TimeStampResp.load(body)
+        try:
+            return tsp.TimeStampResp.load(body)
+        except ValueError as exc:
+            raise TimestampRequestError(f"TSA {self.url} answered with something else than a timestamp") from exc
+
+    # -- the TSA's certificates -------------------------------------------------------------
+
+    async def async_timestamp(self, message_digest, md_algorithm):
+        token = await super().async_timestamp(message_digest, md_algorithm)
+        leaves = tuple(extract_ts_certs(token, self.cert_registry))
+        with self._lock:
+            if leaves:
+                self._leaves = leaves
+            self._tokens[md_algorithm] = token
+        return token
+
+    async def async_dummy_response(self, md_algorithm):
+        """The latest token made with ``md_algorithm`` (any token of this TSA has its
+        certificates and, within a few bytes, its size); asked for only when there is none."""
+        token = self._tokens.get(md_algorithm)
+        if token is not None:
+            return token
+        return await self.async_timestamp(dummy_digest(md_algorithm), md_algorithm)
+
+    async def _validated(self, cert: x509.Certificate, validation_context):
+        validator = CertificateValidator(cert, intermediate_certs=self.cert_registry,
+                                         validation_context=validation_context)
+        return await validator.async_validate_usage(set(), {"time_stamping"})
+
+    async def validation_paths(self, validation_context):
+        """Validation paths of the TSA's certificates (pyHanko embeds their revocation data
+        at B-LT), from the latest token; a token is asked for only as described above."""
+        leaves = self._leaves
+        if leaves:
+            try:
+                paths = [await self._validated(cert, validation_context) for cert in leaves]
+            except (ValidationError, PathError):
+                paths = None  # a renewed TSA certificate? ask the TSA which one it uses now
+            if paths is not None:
+                for path in paths:
+                    yield path
+                return
+        from pyhanko.sign import DEFAULT_MD
+
+        await self.async_timestamp(dummy_digest(DEFAULT_MD), DEFAULT_MD)
+        for cert in self._leaves:
+            yield await self._validated(cert, validation_context)
+
+
+#: The name of the client before it kept connections (same constructor).
+UrllibTimeStamper = TsaClient

@@ -58,9 +58,12 @@ _REFIT_SLACK = 512  # bytes
 
 
 def timestamper_for(url: str, headers: dict[str, str] | None = None) -> TimeStamper:
-    """An RFC 3161 client for ``url`` (cheap to make: we never ask for pyHanko's dummy
-    tokens, so there is nothing worth keeping between signatures)."""
-    return netfetch.UrllibTimeStamper(url, headers=headers)
+    """An RFC 3161 client for ``url`` for one use: each request on a connection of its own.
+
+    Signing many documents? Keep one :class:`signing.netfetch.TsaClient` instead (the runtime
+    does, ``Runtime.timestamper``): it keeps its connection and needs no extra request to
+    learn the TSA's certificates."""
+    return netfetch.TsaClient(url, headers=headers, keep_alive=False)
 
 
 def _signer_certs(signer: Signer) -> list[x509.Certificate]:
@@ -77,12 +80,15 @@ def blt_validation_context(
     trust_roots: Iterable[x509.Certificate] | None = None,
     extra_certs: Iterable[x509.Certificate] = (),
     timeout: float = netfetch.DEFAULT_TIMEOUT,
+    revocation: netfetch.RevocationCache | None = None,
 ) -> ValidationContext:
     """Context that pyHanko uses at B-LT to choose the revocation data it embeds.
 
     We download the CRLs and the signer's OCSP response ourselves (see ``netfetch``)
-    and hand them over; pyHanko embeds what it used into the DSS. The trust roots
-    default to the self-signed certificates in the signer's chain.
+    and hand them over; pyHanko embeds what it used into the DSS. With ``revocation``
+    (the runtime's :class:`~signing.netfetch.RevocationCache`) answers still fresh under
+    its rule are reused instead of downloaded again. The trust roots default to the
+    self-signed certificates in the signer's chain.
     """
     chain = _signer_certs(signer) + list(extra_certs)
     roots = list(trust_roots) if trust_roots is not None else [
@@ -90,12 +96,15 @@ def blt_validation_context(
     ]
     if not roots:
         raise SigningError("B-LT needs trust roots: the signer's chain has no self-signed root")
-    crls = netfetch.fetch_crls(chain, timeout)
+    crls = revocation.crls(chain) if revocation is not None else netfetch.fetch_crls(chain, timeout)
     ocsps = []
     leaf = signer.signing_cert
     issuer = next((c for c in chain if c.subject == leaf.issuer and c is not leaf), None)
     if issuer is not None:
-        resp = netfetch.fetch_ocsp(leaf, issuer, timeout)
+        if revocation is not None:
+            resp = revocation.ocsp(leaf, issuer)
+        else:
+            resp = netfetch.fetch_ocsp(leaf, issuer, timeout)
         if resp is not None:
             ocsps.append(resp)
     if not crls and not ocsps:
@@ -141,12 +150,16 @@ def sign_pdf(
     field_name: str | None = None,
     validation_context: ValidationContext | None = None,
     trust_roots: Iterable[x509.Certificate] | None = None,
+    revocation: netfetch.RevocationCache | None = None,
 ) -> bytes:
     """Sign ``pdf`` and return the signed file (the input plus incremental updates).
 
     ``level``: B-B (no timestamp), B-T (RFC 3161 timestamp from ``tsa_url`` or
     ``timestamper``), B-LT (B-T plus CRL/OCSP in the document security store; revocation
-    data is fetched now, with ``validation_context`` or ``trust_roots`` to override).
+    data is fetched now, with ``validation_context`` or ``trust_roots`` to override, or
+    reused from ``revocation`` while fresh). A process signing many documents passes the
+    ``timestamper`` and ``revocation`` its runtime keeps (``Runtime.timestamper``,
+    ``Runtime.revocation``): then a B-LT signature costs one request to the TSA.
     ``certify`` makes this a certification signature with DocMDP level 2 (form filling
     and further signatures allowed, anything else invalidates it). ``name`` defaults to
     the signer's common name; ``field_name`` to the next free ``SignatureN``.
@@ -162,7 +175,7 @@ def sign_pdf(
         timestamper = timestamper_for(tsa_url, tsa_headers)
     writer = _writer(pdf)
     if level is Level.B_LT and validation_context is None:
-        validation_context = blt_validation_context(signer, trust_roots=trust_roots)
+        validation_context = blt_validation_context(signer, trust_roots=trust_roots, revocation=revocation)
     meta = PdfSignatureMetadata(
         field_name=field_name or _field_name(writer),
         md_algorithm="sha256",

@@ -1,0 +1,302 @@
+"""B-LT signatures with the runtime's TSA client and revocation cache: requests are counted at
+the server (never timed), every file still verifies, and the freshness rule holds.
+
+The dev PKI's services (certomancer's WSGI application: CRLs, OCSP, TSA) are served here by a
+small HTTP/1.1 server that keeps connections alive and counts requests and connections per
+service; the certomancer server of ``PkiServer`` closes every connection, so it could not show
+a kept connection. The revocation tests use the throw-away CA of ``revpki`` (its CRL and OCSP
+answers are ours to change while a runtime is warm).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
+from pdfs import tiny_pdf
+from revpki import RevCa, Responder, signer_for
+from tests.signing.conftest import assert_pdfsig_all_valid
+
+from qujat import service
+from qujat.runtime import open_runtime
+from qujat.settings import Settings
+from signing._aio import run_sync
+from signing.errors import SigningError
+from signing.keys import load_pkcs12, read_secret
+from signing.model import Indication, Level
+from signing.netfetch import RevocationCache, TsaClient
+from signing.pki import ARCH, init_dev_pki
+from signing.sign import sign_pdf
+from signing.verify import verify_pdf
+
+SERVICES = {"tsa": f"/{ARCH}/tsa/", "ocsp": f"/{ARCH}/ocsp/", "crl": f"/{ARCH}/crls/"}
+
+
+class DevPkiFront:
+    """The dev PKI's services on its port, over HTTP/1.1 with kept connections.
+
+    ``requests`` counts requests per service ("tsa", "ocsp", "crl", and "crl:<repo>");
+    ``connections`` counts accepted TCP connections. ``drop_kept`` makes the server close each
+    connection after its answer without saying so (as a server closing idle connections does).
+    """
+
+    def __init__(self, pki) -> None:
+        from certomancer.integrations.animator import Animator, AnimatorArchStore
+        from certomancer.registry import CertomancerConfig
+        from werkzeug.test import Client
+
+        arch = CertomancerConfig.from_file(str(pki.config_file), key_search_dir=str(pki.root)).pki_archs[ARCH]
+        app = Client(Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False))
+        self.requests: Counter[str] = Counter()
+        self.connections = 0
+        self.drop_kept = False
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                with lock:
+                    outer.connections += 1
+
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    for kind, prefix in SERVICES.items():
+                        if self.path.startswith(prefix):
+                            outer.requests[kind] += 1
+                            if kind == "crl":
+                                outer.requests["crl:" + self.path[len(prefix):].split("/")[0]] += 1
+                    answer = app.open(self.path, method=self.command, data=body,
+                                      content_type=self.headers.get("Content-Type") or "")
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/octet-stream"))
+                self.send_header("Content-Length", str(len(answer.data)))
+                self.end_headers()
+                self.wfile.write(answer.data)
+                if outer.drop_kept:
+                    self.close_connection = True
+
+            do_GET = do_POST = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", pki.port), Handler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def snapshot(self) -> Counter[str]:
+        return Counter(self.requests)
+
+    def since(self, before: Counter[str]) -> dict[str, int]:
+        return {k: v for k, v in (self.requests - before).items() if v}
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def pki_home(tmp_path_factory):
+    """A data directory whose dev PKI (``data/pki``) the runtime loads, served by the front."""
+    data = tmp_path_factory.mktemp("blt-data")
+    pki = init_dev_pki(data / "pki")
+    front = DevPkiFront(pki)
+    yield data, pki, front
+    front.stop()
+
+
+def _settings(data) -> Settings:
+    from signing.pki import load_dev_pki
+
+    return Settings(data_dir=data, tsa_url=load_dev_pki(data / "pki").tsa_url, pool_size=1)
+
+
+def test_many_b_lt_signatures_with_one_runtime_cost_one_tsa_request_each(pki_home, tmp_path):
+    data, pki, front = pki_home
+    pdf = tiny_pdf("Act", pdfa=True)
+    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+
+    # The reference: a client and a fetch per signature (what sign_pdf does given only a URL).
+    before = front.snapshot()
+    for _ in range(2):
+        sign_pdf(pdf, signer, level="B-LT", tsa_url=pki.tsa_url)
+    per_signature_alone = {k: v / 2 for k, v in front.since(before).items()}
+    assert per_signature_alone == {"tsa": 2, "crl": 2, "crl:issuing-ca": 1, "crl:root": 1, "ocsp": 1}
+
+    with open_runtime(_settings(data), convert=False, sign=True) as rt:
+        assert Level.from_config(rt.settings.sign_level) is Level.B_LT
+        before = front.snapshot()
+        # the cadastral value act: two signatures (enterprise head, authority head) per document
+        signed = [service.sign_server_side(rt, "cadastral_value_act", pdf)[0] for _ in range(4)]
+        made = front.since(before)
+
+    # 8 signatures: one timestamp each, one token more to learn the TSA's certificates once; the
+    # issuing CA's CRL and the root's once for both signers, one OCSP answer per signer.
+    assert made == {"tsa": 8 + 1, "crl": 2, "crl:issuing-ca": 1, "crl:root": 1, "ocsp": 2}
+    assert made["tsa"] + made["crl"] + made["ocsp"] == 13  # where one client per signature made 8 * 5
+    for pdf_out in signed:
+        report = verify_pdf(pdf_out, trust=[pki.root_cert], require_revocation=True)  # offline
+        assert report.indication is Indication.TOTAL_PASSED, [s.notes for s in report.signatures]
+        assert [s.level for s in report.signatures] == [Level.B_LT, Level.B_LT]
+        assert_pdfsig_all_valid(pdf_out, tmp_path, expected=2)
+
+
+def test_the_tsa_connection_is_kept_and_a_dropped_one_is_replaced(pki_home):
+    _, pki, front = pki_home
+    with TsaClient(pki.tsa_url) as tsa:
+        before_connections, before = front.connections, front.snapshot()
+        tokens = [run_sync(tsa.async_timestamp(bytes(32), "sha256")) for _ in range(5)]
+        assert front.since(before) == {"tsa": 5}
+        assert front.connections - before_connections == 1  # five requests, one connection
+
+        front.drop_kept = True  # the server closes the kept connection after each answer
+        try:
+            tokens += [run_sync(tsa.async_timestamp(bytes(32), "sha256")) for _ in range(3)]
+        finally:
+            front.drop_kept = False
+    # the 6th request went on the kept connection, which the server then closed; the 7th and
+    # the 8th each found theirs closed and were sent again on a new connection
+    assert front.since(before) == {"tsa": 8}
+    assert tsa.requests == 10
+    assert front.connections - before_connections == 3
+    assert all(t["content_type"].native == "signed_data" for t in tokens)
+
+
+def test_threads_signing_at_once_fetch_each_answer_once(pki_home):
+    data, pki, front = pki_home
+    pdf = tiny_pdf("Threads", pdfa=True)
+    with open_runtime(_settings(data), convert=False, sign=True) as rt:
+        before = front.snapshot()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: service.sign_server_side(rt, "land_right_act", pdf)[0], range(8)))
+        made = front.since(before)
+    assert made["crl:issuing-ca"] == 1 and made["crl:root"] == 1 and made["ocsp"] == 1, made
+    assert made["tsa"] >= 8
+    for pdf_out in results:
+        assert verify_pdf(pdf_out, trust=[pki.root_cert], require_revocation=True).indication is Indication.TOTAL_PASSED
+
+
+def test_each_runtime_has_its_own_cache_and_client(pki_home):
+    data, pki, front = pki_home
+    pdf = tiny_pdf("Two", pdfa=True)
+    settings = _settings(data)
+    with open_runtime(settings, convert=False, sign=True) as one, \
+            open_runtime(settings, convert=False, sign=True) as two:
+        assert one.revocation is not two.revocation and one.timestamper is not two.timestamper
+        service.sign_server_side(one, "land_right_act", pdf)
+        before = front.snapshot()
+        service.sign_server_side(one, "land_right_act", pdf)
+        assert front.since(before) == {"tsa": 1}  # warm
+
+        before = front.snapshot()
+        service.sign_server_side(two, "land_right_act", pdf)
+        # the second runtime fetched everything for itself: nothing came from the first one's
+        assert front.since(before) == {"tsa": 2, "crl": 2, "crl:issuing-ca": 1, "crl:root": 1, "ocsp": 1}
+    with open_runtime(Settings(data_dir=data, pool_size=1), convert=False, sign=True) as plain:
+        assert plain.timestamper is None and plain.revocation is None  # no QUJAT_TSA_URL: B-B
+
+
+class Clock:
+    """Real UTC time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+def test_a_crl_past_its_next_update_is_fetched_again_and_not_kept(pki_home):
+    data, pki, front = pki_home
+    pdf = tiny_pdf("Stale", pdfa=True)
+    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+    clock = Clock()
+    cache = RevocationCache(max_age_s=90 * 86400, clock=clock)  # only nextUpdate limits reuse here
+    with TsaClient(pki.tsa_url) as tsa:
+        first = sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=cache)
+        before = front.snapshot()
+        sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=cache)
+        assert front.since(before) == {"tsa": 1}
+
+        # The issuing CA's CRL (nextUpdate a day after its thisUpdate) and the OCSP answer
+        # (ten minutes) are past their nextUpdate; the root's CRL (thirty days) is not.
+        crl_next = next(c["tbs_cert_list"]["next_update"].native for c in cache.crls([signer.signing_cert]))
+        clock.offset = crl_next - datetime.now(timezone.utc) + timedelta(seconds=1)
+        before = front.snapshot()
+        sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=cache)
+        assert front.since(before) == {"tsa": 1, "crl": 1, "crl:issuing-ca": 1, "ocsp": 1}
+
+        # what was fetched is itself past nextUpdate at that clock: used once, never kept
+        before = front.snapshot()
+        sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=cache)
+        assert front.since(before) == {"tsa": 1, "crl": 1, "crl:issuing-ca": 1, "ocsp": 1}
+    assert verify_pdf(first, trust=[pki.root_cert], require_revocation=True).indication is Indication.TOTAL_PASSED
+
+
+def _revoking_crl(ca: RevCa, revoked: list[cx509.Certificate]) -> bytes:
+    now = datetime.now(timezone.utc)
+    builder = (cx509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=7)))
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            cx509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+            .revocation_date(now - timedelta(seconds=30)).build())
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_a_signer_revoked_while_the_cache_is_warm_is_refused_once_the_window_ends(pki_home):
+    _, pki, _ = pki_home
+    from asn1crypto import pem, x509 as asn1_x509
+
+    dev_root = asn1_x509.Certificate.load(pem.unarmor(pki.root_cert.read_bytes())[2])
+    ca = RevCa()
+    pdf = tiny_pdf("Revoked", pdfa=True)
+    clock = Clock()
+    cache = RevocationCache(max_age_s=300, clock=clock)
+    with Responder() as responder, TsaClient(pki.tsa_url) as tsa:
+        leaf = ca.issue("ҚАЙТАРЫЛҒАН КІЛТ", crl=[responder.url("/ca.crl")], ocsp_urls=[responder.url("/ocsp")])
+        responder.routes["/ca.crl"] = (200, _revoking_crl(ca, []))
+        responder.routes["/ocsp"] = (200, ca.ocsp_response(leaf.cert))
+        signer = signer_for(leaf, [ca.asn1])
+
+        def sign() -> bytes:
+            return sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=cache,
+                            trust_roots=[ca.asn1, dev_root])
+
+        sign()
+        assert [s.path for s in responder.seen] == ["/ca.crl", "/ocsp"]
+
+        # The CA revokes the key: its CRL and its OCSP responder say so from now on.
+        responder.routes["/ca.crl"] = (200, _revoking_crl(ca, [leaf.cert]))
+        responder.routes["/ocsp"] = (200, ca.ocsp_response(leaf.cert, revoked=True))
+        clock.offset = timedelta(seconds=299)
+        sign()  # the promise: within the 300 s window the kept answers are used as they are
+        assert len(responder.seen) == 2
+
+        clock.offset = timedelta(seconds=301)  # the window has passed: fetched again, refused
+        with pytest.raises(SigningError, match="could not be validated"):
+            sign()
+        assert [s.path for s in responder.seen[2:]] == ["/ca.crl", "/ocsp"]
+        with pytest.raises(SigningError):  # and the answers that say "revoked" are what is kept
+            sign()
+
+    # A cache that was never warm refuses the revoked key at once.
+    with Responder() as responder, TsaClient(pki.tsa_url) as tsa:
+        leaf = ca.issue("ҚАЙТАРЫЛҒАН КІЛТ 2", crl=[responder.url("/ca.crl")], ocsp_urls=[responder.url("/ocsp")])
+        responder.routes["/ca.crl"] = (200, _revoking_crl(ca, [leaf.cert]))
+        responder.routes["/ocsp"] = (200, ca.ocsp_response(leaf.cert, revoked=True))
+        with pytest.raises(SigningError):
+            sign_pdf(pdf, signer_for(leaf, [ca.asn1]), level="B-LT", timestamper=tsa,
+                     revocation=RevocationCache(), trust_roots=[ca.asn1, dev_root])
