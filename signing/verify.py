@@ -458,7 +458,9 @@ def _ocsp_covers(response: asn1_ocsp.OCSPResponse, cert: x509.Certificate, issue
 
 def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str, ...]:
     """Names of path certificates (anchor excluded) that name revocation sources but
-    for which no usable CRL or OCSP answer is at hand. Asked only when online."""
+    for which no usable CRL or OCSP answer is at hand, each with the issuer whose CRL
+    would do (so that a user who gave the issuing CA's CRL sees that the CA certificate
+    above it needs its root's CRL too). Asked only when online."""
     path = status.validation_path
     if path is None:
         return ()
@@ -472,7 +474,9 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
             continue
         if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.ocsps):
             continue
-        gaps.append(signer_fields(cert).common_name or cert.subject.human_friendly)
+        name = signer_fields(cert).common_name or cert.subject.human_friendly
+        issuer_name = signer_fields(issuer).common_name or issuer.subject.human_friendly
+        gaps.append(f"{name} (no CRL of {issuer_name} and no OCSP answer at hand)")
     return tuple(gaps)
 
 

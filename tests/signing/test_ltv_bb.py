@@ -35,12 +35,14 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pdfs import tiny_pdf
 from revpki import RevCa
 from test_ltv import DEV_FETCH, b_lta, b_t, original, run, short_lived, timeline  # noqa: F401 - fixtures
 from tests.signing.conftest import assert_pdfsig_all_valid
 
 from signing.ltv import extend_to_blta
 from signing.model import Indication, Level, SubIndication, TimestampKind
+from signing.netfetch import FetchPolicy
 from signing.sign import sign_pdf, timestamper_for
 from signing.verify import verify_pdf
 
@@ -304,3 +306,50 @@ def test_a_batch_extension_of_a_record_signed_at_b_b_gives_b_lta(tmp_path):
     assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
     assert {s.level for s in report.signatures} == {Level.B_LTA}
     assert [(t.kind, t.passed) for t in report.timestamps] == [(TimestampKind.DOCUMENT, True)] * 2
+
+
+# --- `qujat verify` of a dev-PKI file without the dev PKI's server, given the CA's CRL ---------
+
+
+def _root_crl_file(dev_pki, tmp_path):
+    """A CRL of the dev root (it issues the issuing CA's certificate); the dev PKI writes
+    only the issuing CA's CRL to disk."""
+    from datetime import datetime, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    root = x509.load_pem_x509_certificate(dev_pki.root_cert.read_bytes())
+    key = serialization.load_pem_private_key(dev_pki.key_pem("root").read_bytes(), password=None)
+    now = datetime.now(timezone.utc)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(root.subject).last_update(now)
+           .next_update(now + timedelta(days=30)).sign(key, hashes.SHA256()))
+    path = tmp_path / "root.crl"
+    path.write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    return path
+
+
+def test_online_without_the_pki_server_the_root_crl_is_missing_not_the_signers(dev_pki, dev_signer, tmp_path):
+    """Why `qujat verify FILE --trust root.pem --crl issuing-ca.crl` says TRY_LATER when the
+    dev PKI's server is down: the signer is covered by the CRL given, but the issuing CA's
+    own certificate names the root's CRL, which nobody gave and nothing could fetch, and
+    online every certificate that names a revocation source needs an answer. Right by the
+    policy (signing/README.md); the note now names the CRL that is missing. Given the
+    root's CRL too, offline, or with the issuing CA as the anchor, the file passes.
+    (Fetching from loopback is refused here: the same outcome as a server that is down.)"""
+    b_b = sign_pdf(tiny_pdf("offline"), dev_signer(), level="B-B")
+    online = FetchPolicy(enabled=True)  # loopback refused: the dev PKI's URLs give nothing
+    given = [dev_pki.crl_file]
+
+    report = verify_pdf(b_b, trust=[dev_pki.root_cert], crls=given, policy=online)
+
+    [sig] = report.signatures
+    assert (sig.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    [note] = sig.notes
+    assert "ҰКО DEV (RSA) (no CRL of НЕГІЗГІ КО DEV (RSA)" in note  # the issuing CA, not the signer
+    assert "ЖАНДОСОВ" not in note
+    with_root_crl = verify_pdf(b_b, trust=[dev_pki.root_cert], crls=[*given, _root_crl_file(dev_pki, tmp_path)],
+                               policy=online)
+    offline = verify_pdf(b_b, trust=[dev_pki.root_cert], crls=given)
+    ca_anchor = verify_pdf(b_b, trust=[dev_pki.issuing_ca_cert], crls=given, policy=online)
+    assert [r.indication for r in (with_root_crl, offline, ca_anchor)] == [Indication.TOTAL_PASSED] * 3
