@@ -46,7 +46,7 @@ class DevPkiFront:
     connection after its answer without saying so (as a server closing idle connections does).
     """
 
-    def __init__(self, pki) -> None:
+    def __init__(self, pki, port: int | None = None) -> None:
         from certomancer.integrations.animator import Animator, AnimatorArchStore
         from certomancer.registry import CertomancerConfig
         from werkzeug.test import Client
@@ -90,7 +90,7 @@ class DevPkiFront:
 
             do_GET = do_POST = _answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", pki.port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or pki.port), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -206,6 +206,35 @@ def test_each_runtime_has_its_own_cache_and_client(pki_home):
         assert front.since(before) == {"tsa": 2, "crl": 2, "crl:issuing-ca": 1, "crl:root": 1, "ocsp": 1}
     with open_runtime(Settings(data_dir=data, pool_size=1), convert=False, sign=True) as plain:
         assert plain.timestamper is None and plain.revocation is None  # no QUJAT_TSA_URL: B-B
+
+
+def test_a_tsa_that_changed_its_certificate_is_asked_again(tmp_path_factory, tmp_path):
+    """The client validates the TSA certificate of its latest token before each signature; when
+    that no longer validates (here: the TSA behind the URL now answers from another PKI), it
+    asks the TSA for a token to learn the new certificate instead of failing forever."""
+    old = init_dev_pki(tmp_path_factory.mktemp("pki-old"))
+    new = init_dev_pki(tmp_path_factory.mktemp("pki-new"))
+    old_services, new_services = DevPkiFront(old), DevPkiFront(new)
+    pdf = tiny_pdf("Renewed", pdfa=True)
+    signer = load_pkcs12(new.p12("enterprise-head"), read_secret(file=new.password_file))
+    renewed = None
+    try:
+        with TsaClient(old.tsa_url) as tsa:
+            run_sync(tsa.async_timestamp(bytes(32), "sha256"))  # learns the old TSA's certificate
+            old_services.stop()
+            tsa.close()  # the old server's kept connection
+            renewed = DevPkiFront(new, port=old.port)  # the same URL, another TSA certificate
+            signed = sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=RevocationCache())
+            assert renewed.requests["tsa"] == 2  # a token to learn the new certificate, then the real one
+            sign_pdf(pdf, signer, level="B-LT", timestamper=tsa, revocation=RevocationCache())
+            assert renewed.requests["tsa"] == 3  # known from then on
+    finally:
+        for server in (renewed, new_services):
+            if server is not None:
+                server.stop()
+    report = verify_pdf(signed, trust=[new.root_cert], require_revocation=True)
+    assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
+    assert_pdfsig_all_valid(signed, tmp_path, expected=1)
 
 
 class Clock:
