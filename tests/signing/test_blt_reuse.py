@@ -183,7 +183,7 @@ def test_threads_signing_at_once_fetch_each_answer_once(pki_home):
             results = list(pool.map(lambda _: service.sign_server_side(rt, "land_right_act", pdf)[0], range(8)))
         made = front.since(before)
     assert made["crl:issuing-ca"] == 1 and made["crl:root"] == 1 and made["ocsp"] == 1, made
-    assert made["tsa"] >= 8
+    assert 8 + 1 <= made["tsa"] <= 8 + 4  # a token to learn the TSA's certificate: at most one per thread
     for pdf_out in results:
         assert verify_pdf(pdf_out, trust=[pki.root_cert], require_revocation=True).indication is Indication.TOTAL_PASSED
 
@@ -208,6 +208,7 @@ def test_each_runtime_has_its_own_cache_and_client(pki_home):
         assert plain.timestamper is None and plain.revocation is None  # no QUJAT_TSA_URL: B-B
 
 
+@pytest.mark.slow
 def test_a_tsa_that_changed_its_certificate_is_asked_again(tmp_path_factory, tmp_path):
     """The client validates the TSA certificate of its latest token before each signature; when
     that no longer validates (here: the TSA behind the URL now answers from another PKI), it
