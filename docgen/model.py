@@ -596,15 +596,14 @@ MAX_SIGNERS = 5
 NCA_TEST_IINS = frozenset({"123456789011", "123456789012"})
 NCA_TEST_BINS = frozenset({"123456789021"})
 
-#: The validation-context key (next to ``today``) that allows NCA test identities as expected
-#: signers: True allows, False refuses. A context without it (a caller not yet handed the
-#: setting) allows them, as before the setting existed.
+#: The validation-context key (next to ``today``, see `docgen.request.parse_request`) that allows
+#: NCA test identities as expected signers; without it they are refused.
 ALLOW_NCA_TEST_IDENTITIES = "allow_nca_test_identities"
 
 
 def _nca_test_identity(v: str, what: str, info: ValidationInfo) -> str:
     ctx = info.context if isinstance(info.context, dict) else {}
-    if ctx.get(ALLOW_NCA_TEST_IDENTITIES, True) is True:
+    if ctx.get(ALLOW_NCA_TEST_IDENTITIES) is True:
         return v
     raise ValueError(f"{v} is the {what} of the NCA's test identity (the published test "
                      "certificates, not a real person or organisation); this service does not "

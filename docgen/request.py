@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from docgen.errors import FieldProblem, RequestInvalid
-from docgen.model import REQUEST_ADAPTER, REQUEST_MODELS, DocumentType, LocatedError
+from docgen.model import (ALLOW_NCA_TEST_IDENTITIES, REQUEST_ADAPTER, REQUEST_MODELS, DocumentType,
+                          LocatedError)
 
 __all__ = ["parse_request", "problems_from"]
 
@@ -35,12 +36,14 @@ def problems_from(err: ValidationError) -> list[FieldProblem]:
     return out
 
 
-def parse_request(raw: Any, *, today: dt.date | None = None):
+def parse_request(raw: Any, *, today: dt.date | None = None, allow_nca_test_identities: bool = False):
     """`raw` is a dict, or JSON text/bytes. Returns one of the REQUEST_MODELS instances.
 
     ``today`` is the reference date of the rules that refuse future dates (a decision, an
     application, a birth date in an IIN); pass Kazakhstan's date from the process's clock. Without
-    it the date in Asia/Almaty is used, never the server's local date."""
+    it the date in Asia/Almaty is used, never the server's local date.
+    ``allow_nca_test_identities``: expected signers may be the NCA's test identities
+    (`docgen.model.NCA_TEST_IINS`; Settings.allow_nca_test_identities); refused otherwise."""
     if isinstance(raw, (bytes, str)):
         try:
             raw = json.loads(raw)
@@ -49,7 +52,8 @@ def parse_request(raw: Any, *, today: dt.date | None = None):
     if not isinstance(raw, dict):
         raise RequestInvalid([FieldProblem("", "the request must be a JSON object")])
     try:
-        return REQUEST_ADAPTER.validate_python(raw, context={"today": today} if today else None)
+        return REQUEST_ADAPTER.validate_python(raw, context={
+            "today": today, ALLOW_NCA_TEST_IDENTITIES: allow_nca_test_identities})
     except ValidationError as e:
         raise RequestInvalid(problems_from(e)) from None
 

@@ -57,7 +57,8 @@ def cmd_render(args) -> int:
             print(f"qujat render: --token: {e}", file=sys.stderr)
             return EXIT_INVALID
     try:  # before LibreOffice starts: a bad request costs nothing
-        request = parse_request(raw, today=settings.today())
+        request = parse_request(raw, today=settings.today(),
+                                allow_nca_test_identities=settings.allow_nca_test_identities)
     except RequestInvalid as e:
         print(f"qujat render: the request is invalid ({len(e.problems)} problem(s)); "
               "nothing was written:", file=sys.stderr)

@@ -80,7 +80,8 @@ class Runtime:
 
     def parse(self, raw: Any):
         """A validated request (or `docgen.errors.RequestInvalid`), dated by `today()`."""
-        return parse_request(raw, today=self.today())
+        return parse_request(raw, today=self.today(),
+                             allow_nca_test_identities=self.settings.allow_nca_test_identities)
 
 
 @contextlib.contextmanager

@@ -57,7 +57,8 @@ def cmd_issue(args) -> int:
                                        signer_password_file=Path(args.password_file),
                                        signer2_pkcs12=None, signer2_password_file=None)
     try:  # before LibreOffice starts: a bad request costs nothing
-        parse_request(service.decode(raw), today=settings.today())
+        parse_request(service.decode(raw), today=settings.today(),
+                      allow_nca_test_identities=settings.allow_nca_test_identities)
     except RequestInvalid as e:
         _print_invalid(e)
         return EXIT_INVALID

@@ -30,6 +30,8 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
 | QUJAT_NCALAYER_URL            | wss://127.0.0.1:13579         | where the signing page's script finds      |
 |                               |                               | NCALayer on the official's computer        |
+| QUJAT_ALLOW_NCA_TEST_IDENTITIES | false                       | accept the NCA's test person/organisation  |
+|                               |                               | as expected signers (test stands only)     |
 
 Signing level. With a timestamp service configured and no QUJAT_SIGN_LEVEL, documents are signed
 at B-LT: the signature timestamp plus, in the document security store, the CRLs and OCSP answers
@@ -117,6 +119,9 @@ class Settings:
     # PostgreSQL batches: a worker silent (no heartbeat) this long is dead and its jobs are queued
     # again (QUJAT_BATCH_STALLED_AFTER, seconds; workers beat every 2 s)
     batch_stalled_after: float = 8.0
+    # expected signers may be the NCA's published test identities (ТЕСТОВ ТЕСТ: IIN 123456789011,
+    # BIN 123456789021): test and acceptance stands only (QUJAT_ALLOW_NCA_TEST_IDENTITIES)
+    allow_nca_test_identities: bool = False
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -221,6 +226,8 @@ class Settings:
             kw["verify_online"] = _bool("QUJAT_VERIFY_ONLINE", v)
         if (v := get("QUJAT_FETCH_ALLOW_PRIVATE")) is not None:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
+        if (v := get("QUJAT_ALLOW_NCA_TEST_IDENTITIES")) is not None:
+            kw["allow_nca_test_identities"] = _bool("QUJAT_ALLOW_NCA_TEST_IDENTITIES", v)
         if (v := get("DATABASE_URL")) is not None:
             kw["database_url"] = v
         if (v := get("QUJAT_BATCH_STALLED_AFTER")) is not None:

@@ -48,3 +48,13 @@ def test_accepted_where_allowed():
 def test_a_wrong_check_digit_is_refused_either_way(allow):
     problems = _problems([{"role": "Басшы", "iin": "123456789013"}], allow=allow)
     assert list(problems) == ["signers.0.iin"] and "NCA" not in problems["signers.0.iin"]
+
+
+def test_parse_request_refuses_them_unless_told_to_allow_them():
+    from docgen.request import RequestInvalid, parse_request
+
+    raw = {**example("cadastral_value_act"), "signers": [{"role": "Басшы", "iin": NCA_IIN}]}
+    with pytest.raises(RequestInvalid) as refused:
+        parse_request(raw, today=TODAY)
+    assert [p.path for p in refused.value.problems] == ["signers.0.iin"]
+    assert parse_request(raw, today=TODAY, allow_nca_test_identities=True).signers[0].iin == NCA_IIN

@@ -50,7 +50,8 @@ def flow(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("signing-attacks") / "data"
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))
     settings = Settings(data_dir=data_dir, pool_size=1, public_base_url=BASE_URL,
-                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)))
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        allow_nca_test_identities=True)
     clock = Clock()
     app = create_app(settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -648,7 +649,8 @@ def test_nca_test_identities_are_only_as_good_as_the_trust_configuration(flow):
 
     raw = example("cadastral_value_act")
     raw["data"]["issued_on"] = "2021-05-28"
-    parse_request({**raw, "signers": [{"role": "Басшы", "iin": NCA_IIN}]}, today=NOW.date())
+    parse_request({**raw, "signers": [{"role": "Басшы", "iin": NCA_IIN}]}, today=NOW.date(),
+                  allow_nca_test_identities=True)
     person = {**raw, "data": {**raw["data"], "applicant": {"kind": "person", "full_name": "Тестов Тест",
                                                            "iin": NCA_IIN}}}
     with pytest.raises(RequestInvalid) as refused:

@@ -111,7 +111,8 @@ def flow(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("signflow") / "data"
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))   # the runtime's dev PKI
     settings = Settings(data_dir=data_dir, pool_size=1, public_base_url=BASE_URL,
-                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)))
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        allow_nca_test_identities=True)       # the NCA test key signs first
     clock = Clock()
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
