@@ -41,6 +41,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import logging
+import os
 import re
 import socket
 import ssl
@@ -809,6 +810,7 @@ class TsaClient(TimeStamper):
         self._lock = threading.Lock()
         # idle connections: (connection, request target, extra headers)
         self._idle: list[tuple[http.client.HTTPConnection, str, dict[str, str]]] = []
+        self._pid = os.getpid()  # a forked child must not write into its parent's connections
         self._leaves: tuple[x509.Certificate, ...] = ()
         self._tokens: dict[str, object] = {}  # md algorithm → latest token (size estimates)
         self._problem: str | None = None
@@ -864,6 +866,8 @@ class TsaClient(TimeStamper):
 
     def _take(self) -> tuple[http.client.HTTPConnection, str, dict[str, str], bool]:
         with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()  # the parent's: left alone, not closed
             if self._idle:
                 conn, target, extra = self._idle.pop()
                 return conn, target, extra, True

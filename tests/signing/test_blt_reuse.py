@@ -10,6 +10,8 @@ answers are ours to change while a runtime is warm).
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -172,6 +174,24 @@ def test_the_tsa_connection_is_kept_and_a_dropped_one_is_replaced(pki_home):
     assert tsa.requests == 10
     assert front.connections - before_connections == 3
     assert all(t["content_type"].native == "signed_data" for t in tokens)
+
+
+def test_a_forked_child_does_not_use_the_parents_connection(pki_home):
+    _, pki, front = pki_home
+    with TsaClient(pki.tsa_url) as tsa:
+        run_sync(tsa.async_timestamp(bytes(32), "sha256"))  # the parent's kept connection
+        before = front.connections
+        pid = os.fork()
+        if pid == 0:  # the child: a token of its own, on a connection of its own
+            try:
+                asyncio.run(tsa.async_timestamp(bytes(32), "sha256"))
+            except BaseException:  # noqa: BLE001 - any failure is the exit status
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        run_sync(tsa.async_timestamp(bytes(32), "sha256"))  # the parent's connection still works
+    assert front.connections - before == 1  # the child's; the parent kept its own
 
 
 def test_threads_signing_at_once_fetch_each_answer_once(pki_home):
