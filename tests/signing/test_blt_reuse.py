@@ -350,3 +350,33 @@ def test_a_signer_revoked_while_the_cache_is_warm_is_refused_once_the_window_end
         with pytest.raises(SigningError):
             sign_pdf(pdf, signer_for(leaf, [ca.asn1]), level="B-LT", timestamper=tsa,
                      revocation=RevocationCache(), trust_roots=[ca.asn1, dev_root])
+
+
+def _ocsp_without_next_update(ca: RevCa, cert: cx509.Certificate) -> bytes:
+    from cryptography.x509 import ocsp as cx509_ocsp
+
+    return (cx509_ocsp.OCSPResponseBuilder()
+            .add_response(cert=cert, issuer=ca.cert, algorithm=hashes.SHA1(),
+                          cert_status=cx509_ocsp.OCSPCertStatus.GOOD,
+                          this_update=datetime.now(timezone.utc) - timedelta(minutes=1), next_update=None,
+                          revocation_time=None, revocation_reason=None)
+            .responder_id(cx509_ocsp.OCSPResponderEncoding.HASH, ca.cert)
+            .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+
+def test_an_answer_without_next_update_is_kept_for_the_window_only_and_a_failure_never():
+    ca, clock = RevCa(), Clock()
+    cache = RevocationCache(max_age_s=300, clock=clock)
+    with Responder() as responder:
+        leaf = ca.issue(ocsp_urls=[responder.url("/ocsp")])
+        responder.routes["/ocsp"] = (503, b"busy")
+        assert cache.ocsp(leaf.asn1, ca.asn1) is None
+        responder.routes["/ocsp"] = (200, _ocsp_without_next_update(ca, leaf.cert))
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None  # the failure was not kept
+        clock.offset = timedelta(seconds=299)
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        assert len(responder.seen) == 2
+        clock.offset = timedelta(seconds=301)
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        assert len(responder.seen) == 3
+    assert cache.requests == 3
