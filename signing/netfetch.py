@@ -38,6 +38,7 @@ NCA certificates issued around 2018 hold several URLs in one distribution-point 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import logging
@@ -52,7 +53,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp, tsp, x509
@@ -851,9 +852,6 @@ class TsaClient(TimeStamper):
             return cls(self._host, self._port, timeout=self.timeout, **kwargs), self._path, {}
         auth = {}
         if proxy.username is not None:
-            import base64
-            from urllib.parse import unquote
-
             creds = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
             auth = {"Proxy-Authorization": "Basic " + base64.b64encode(creds).decode("ascii")}
         proxy_port = proxy.port or (443 if proxy.scheme == "https" else 80)

@@ -56,6 +56,7 @@ class DevPkiFront:
         arch = CertomancerConfig.from_file(str(pki.config_file), key_search_dir=str(pki.root)).pki_archs[ARCH]
         app = Client(Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False))
         self.requests: Counter[str] = Counter()
+        self.proxied: list[str] = []  # absolute URLs asked of this server as a proxy
         self.connections = 0
         self.drop_kept = False
         lock = threading.Lock()
@@ -74,13 +75,17 @@ class DevPkiFront:
 
             def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path
                 with lock:
+                    if path.startswith("http://"):  # asked as an HTTP proxy
+                        outer.proxied.append(path)
+                        path = "/" + path.split("/", 3)[3]
                     for kind, prefix in SERVICES.items():
-                        if self.path.startswith(prefix):
+                        if path.startswith(prefix):
                             outer.requests[kind] += 1
                             if kind == "crl":
-                                outer.requests["crl:" + self.path[len(prefix):].split("/")[0]] += 1
-                    answer = app.open(self.path, method=self.command, data=body,
+                                outer.requests["crl:" + path[len(prefix):].split("/")[0]] += 1
+                    answer = app.open(path, method=self.command, data=body,
                                       content_type=self.headers.get("Content-Type") or "")
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", answer.headers.get("Content-Type", "application/octet-stream"))
@@ -174,6 +179,18 @@ def test_the_tsa_connection_is_kept_and_a_dropped_one_is_replaced(pki_home):
     assert tsa.requests == 10
     assert front.connections - before_connections == 3
     assert all(t["content_type"].native == "signed_data" for t in tokens)
+
+
+def test_the_tsa_is_reached_through_the_proxy_of_the_environment(pki_home, monkeypatch):
+    _, pki, front = pki_home
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{pki.port}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    url = f"http://tsa.example.kz/{ARCH}/tsa/tsa"  # never resolved: the proxy is asked for it
+    with TsaClient(url) as tsa:
+        token = run_sync(tsa.async_timestamp(bytes(32), "sha256"))
+    assert front.proxied[-1] == url
+    assert token["content_type"].native == "signed_data"
 
 
 def test_a_forked_child_does_not_use_the_parents_connection(pki_home):
