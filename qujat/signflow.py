@@ -27,12 +27,26 @@ referenced, no audit event; the refusal is logged without personal data beyond t
    role that may sign for the organisation: ORGANIZATION (1.2.398.3.3.4.1.2) with CEO, the first
    head (…4.1.2.1), or CAN_SIGN (…4.1.2.2); an employee (…4.1.2.5), HR (…4.1.2.4) or
    financial-only (…4.1.2.3) certificate is refused (422 ``role_refused``);
-4. our verifier on the signed result (`signing.verify.verify_pdf`, the runtime's anchors and
+4. the signer certificate's revocation status at now (``QUJAT_SIGNATURE_REVOCATION``, the
+   runtime settings' ``signature_revocation``; `signing.revocation.check_signer`): from the
+   revocation data the CMS carries if it speaks for now, else from the certificate's own OCSP
+   responder, then its CRL, downloaded under the runtime's fetch policy's limits (time budget,
+   size, QUJAT_FETCH_ALLOW_PRIVATE) even when QUJAT_VERIFY_ONLINE is off. ``require`` (the
+   default): revoked → 422 ``revoked``; not establishable (no URL, network down, stale or
+   badly signed answers) → 503 ``revocation_unavailable`` with ``Retry-After``
+   (`RevocationUnavailable`: nothing changes, a signing-page ticket stays good), the message
+   naming the certificate's issuer. ``try``: as ``require``, but an unknown status is
+   accepted (logged; the audit event's ``revocation.status`` is ``unknown``). ``off``: not
+   checked here. The data that decided is written into the signed PDF's DSS (a VRI entry for
+   this signature: `signing.revocation.add_to_dss`), so the official's signature carries its
+   own proof; the audit event's ``revocation`` holds the status and each answer's SHA-256 and
+   times;
+5. our verifier on the signed result (`signing.verify.verify_pdf`, the runtime's anchors and
    fetch policy, at now): every signature TOTAL_PASSED — intact, trusted, not revoked (422
    ``revoked`` / ``verification_failed``); an earlier official's signature that fails now only
-   because its certificate expired since passes if it passes at the time the service took it. Offline (the default fetch policy) revocation can only
-   be known from data the document or the CMS carries; a CMS with none passes as not known to be
-   revoked. With ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the chain are fetched.
+   because its certificate expired since passes if it passes at the time the service took it. Offline (the default fetch policy) it reads
+   the revocation data the document carries (the DSS written in step 4 included); with
+   ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the whole chain are fetched.
 
 Tickets for the official's signing page (`issue_ticket`): 256 random bits, only their SHA-256
 stored, good for one record's current step, until they expire, once (used in the signature's own
@@ -56,10 +70,10 @@ from signing.ncacert import signer_fields
 from store import Conflict, NewVersion, NotFound, Record, SignatureInfo, Status
 from store.signing import PreparedStep, SigningState, TicketRejected
 
-__all__ = ["SigningStep", "Ticket", "SignatureRefused", "TicketInvalid", "next_step", "submit",
+__all__ = ["SigningStep", "Ticket", "SignatureRefused", "RevocationUnavailable", "TicketInvalid", "next_step", "submit",
            "issue_ticket", "check_ticket", "submit_with_ticket", "pending_pdf", "signing_state",
            "create_awaiting", "progress", "Progress", "mask_iin", "DIGEST_ALGORITHM", "MAX_CMS_BYTES",
-           "SIGNING_ROLES"]
+           "SIGNING_ROLES", "REVOCATION_MODES", "RETRY_AFTER_REVOCATION", "revocation_mode"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +84,12 @@ MAX_CMS_BYTES = 64 * 1024
 #: expected): its first head, or a person given the right to sign. Both need ORGANIZATION too.
 SIGNING_ROLES = frozenset({"ceo", "can_sign"})
 _ORGANIZATION = "organization"
+#: QUJAT_SIGNATURE_REVOCATION: how an official's certificate's revocation status is checked
+#: when the CMS is taken (module docstring, step 4); the first is the default.
+REVOCATION_MODES = ("require", "try", "off")
+#: Seconds a client should wait before sending a CMS again whose revocation status could not
+#: be established (a CA's responder down, typically for minutes).
+RETRY_AFTER_REVOCATION = 30
 
 
 @dataclass(frozen=True)
@@ -106,10 +126,11 @@ class SignatureRefused(Exception):
     code = "signature_refused"
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 path: str = "cms"):
+                 path: str = "cms", headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.path = path
+        self.headers: dict[str, str] = dict(headers or {})    # to answer with (Retry-After)
         if code is not None:
             self.code = code
         if status is not None:
@@ -133,6 +154,14 @@ class CertificateRefused(SignatureRefused):
     """The certificate's key usage, chain, revocation status or role does not allow it (422)."""
 
     code = "certificate_refused"
+
+
+class RevocationUnavailable(SignatureRefused):
+    """The signer certificate's revocation status cannot be established now (503, with
+    ``Retry-After`` in ``headers``); nothing changed, a ticket stays good."""
+
+    status = 503
+    code = "revocation_unavailable"
 
 
 class WrongSigner(SignatureRefused):
@@ -341,6 +370,12 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
     signed_pdf, cert = embedded.pdf, embedded.signer_cert
     who = signer_fields(cert)
     _check_identity(state, index, who)
+    revocation = _check_revocation(rt, embedded, at, record.id, index)
+    if revocation is not None and (revocation.ocsps or revocation.crls):
+        from signing.revocation import add_to_dss
+
+        signed_pdf = add_to_dss(signed_pdf, embedded.sig_contents, certs=(cert, *embedded.other_certs),
+                                ocsps=revocation.ocsps, crls=revocation.crls)
     _check_verified(rt, signed_pdf, prepared.field_name, at,
                     {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")})
     signed = {"index": index, "field": prepared.field_name, "common_name": who.common_name,
@@ -355,6 +390,8 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
                "role": state.signers[index]["role"], "cms_sha256": cms_sha256,
                "digest": state.digest.hex(), "prepared_pdf_sha256_before": state.pdf_sha256,
                "signed_pdf_sha256": hashlib.sha256(signed_pdf).hexdigest()}
+    if revocation is not None:
+        details["revocation"] = revocation.details()
     last = index + 1 == state.total
     next_prepared = final = None
     if last:
@@ -376,6 +413,43 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
                               code="out_of_order") from e
     log.info("record %s: signature %d of %d accepted (%s)", record.id, index + 1, state.total, actor)
     return updated
+
+
+def revocation_mode(rt: Runtime) -> str:
+    """The runtime's QUJAT_SIGNATURE_REVOCATION (``require`` unless ``try`` or ``off``)."""
+    mode = getattr(rt.settings, "signature_revocation", REVOCATION_MODES[0])
+    return mode if mode in REVOCATION_MODES else REVOCATION_MODES[0]
+
+
+def _check_revocation(rt: Runtime, embedded, at: dt.datetime, record_id: uuid.UUID, index: int):
+    """Step 4 of the module docstring: the `signing.revocation.RevocationCheck`, or None when
+    the mode is ``off``. `CertificateRefused` (revoked), `RevocationUnavailable` (``require``
+    and unknown)."""
+    from signing.certload import load_certs
+    from signing.revocation import GOOD, REVOKED, check_signer
+
+    mode = revocation_mode(rt)
+    if mode == "off":
+        return None
+    check = check_signer(embedded.signer_cert, others=embedded.other_certs, anchors=load_certs(rt.trust_anchors),
+                         at=at, policy=rt.fetch_policy,
+                         carried=(embedded.carried_crls, embedded.carried_ocsps))
+    if check.status == GOOD:
+        return check
+    source = {"cms": "the revocation data in the CMS", "ocsp": "the OCSP answer",
+              "crl": "the CRL"}.get(check.source or "", "the revocation data")
+    if check.status == REVOKED:
+        since = f" since {check.revoked_at.isoformat()}" if check.revoked_at is not None else ""
+        raise CertificateRefused(f"the new signature: the certificate is revoked (REVOKED): {source} of "
+                                 f"{check.issuer} says so{since}", code="revoked")
+    if mode == "try":
+        log.warning("record %s: signer %d's certificate (issuer %s) accepted with its revocation status "
+                    "unknown: %s", record_id, index + 1, check.issuer, check.reason)
+        return check
+    raise RevocationUnavailable(
+        f"the revocation status of the signer's certificate (issued by {check.issuer}) cannot be "
+        f"established now ({check.reason}); nothing was changed: send the same signature again later",
+        headers={"Retry-After": str(RETRY_AFTER_REVOCATION)})
 
 
 def _matches(expected: Mapping[str, Any], who) -> bool:
