@@ -612,7 +612,7 @@ def _extended(rt: Runtime, record: Record) -> NewVersion:
     store = _store(rt)
     (current,) = [v for v in store.versions(record.id) if v.number == record.current_version]
     pdf = extend_to_blta(store.blobs.get(current.pdf_sha256),
-                         timestamper=timestamper_for(rt.settings.tsa_url),
+                         timestamper=rt.timestamper or timestamper_for(rt.settings.tsa_url),
                          trust_roots=rt.trust_anchors, policy=rt.fetch_policy)
     return NewVersion(pdf=pdf, docx=store.blobs.get(current.docx_sha256),
                       templates=dict(current.templates), signatures=current.signatures)

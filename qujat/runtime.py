@@ -116,7 +116,7 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
             anchors = anchors or dev_anchors
             if settings.tsa_url:
                 timestamper = stack.enter_context(TsaClient(settings.tsa_url))
-                revocation = RevocationCache()
+                revocation = RevocationCache(max_age_s=settings.revocation_max_age)
         records = None
         if store:
             from store import Store

@@ -30,6 +30,8 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
 | QUJAT_NCALAYER_URL            | wss://127.0.0.1:13579         | where the signing page's script finds      |
 |                               |                               | NCALayer on the official's computer        |
+| QUJAT_REVOCATION_MAX_AGE      | 300                           | seconds a CRL/OCSP answer of the signer's  |
+|                               |                               | chain is reused (never past nextUpdate)    |
 | QUJAT_ALLOW_NCA_TEST_IDENTITIES | false                       | accept the NCA's test person/organisation  |
 |                               |                               | as expected signers (test stands only)     |
 
@@ -122,6 +124,9 @@ class Settings:
     # expected signers may be the NCA's published test identities (ТЕСТОВ ТЕСТ: IIN 123456789011,
     # BIN 123456789021): test and acceptance stands only (QUJAT_ALLOW_NCA_TEST_IDENTITIES)
     allow_nca_test_identities: bool = False
+    # seconds a CRL/OCSP answer of a signer's chain is reused for B-LT signing, never past its
+    # nextUpdate minus a minute (QUJAT_REVOCATION_MAX_AGE; 0: fetched for every signature)
+    revocation_max_age: float = 300.0
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -138,6 +143,9 @@ class Settings:
                                 "(more than two heartbeats of a batch worker)")
         if self.pool_size < 1:
             raise SettingsError("QUJAT_POOL_SIZE: must be at least 1")
+        if not 0 <= self.revocation_max_age <= 86_400:         # also refuses nan and inf
+            raise SettingsError("QUJAT_REVOCATION_MAX_AGE: seconds from 0 to 86400, "
+                                f"got {self.revocation_max_age!r}")
         if self.database_url is not None and urlsplit(self.database_url).scheme.split("+")[0] not in (
                 "sqlite", "postgresql", "postgres"):
             raise SettingsError("DATABASE_URL: expected sqlite:///… or postgresql://…")
@@ -226,6 +234,8 @@ class Settings:
             kw["verify_online"] = _bool("QUJAT_VERIFY_ONLINE", v)
         if (v := get("QUJAT_FETCH_ALLOW_PRIVATE")) is not None:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
+        if (v := get("QUJAT_REVOCATION_MAX_AGE")) is not None:
+            kw["revocation_max_age"] = float(_number("QUJAT_REVOCATION_MAX_AGE", v, float, 0))
         if (v := get("QUJAT_ALLOW_NCA_TEST_IDENTITIES")) is not None:
             kw["allow_nca_test_identities"] = _bool("QUJAT_ALLOW_NCA_TEST_IDENTITIES", v)
         if (v := get("DATABASE_URL")) is not None:
