@@ -16,6 +16,7 @@ messages).
 from __future__ import annotations
 
 import io
+import logging
 from typing import Iterable
 
 from asn1crypto import x509
@@ -43,6 +44,19 @@ from .model import Level
 from .ncacert import signer_fields
 
 __all__ = ["sign_pdf", "timestamper_for", "blt_validation_context"]
+
+
+class _WeFetchOurselves(logging.Filter):
+    """pyHanko warns at every B-LT signature that "fetching is not allowed" in its validation
+    context: by design — `blt_validation_context` downloads the CRLs and OCSP answers itself
+    (under our limits) and hands them over. That one expected message is dropped; every other
+    pyHanko warning is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_WeFetchOurselves())
 
 # pyHanko's bytes_reserved counts hex digits, two per DER byte of the CMS. The CMS is
 # the certificates plus ~600 bytes (RSA-2048 value, signed attributes, framing); we

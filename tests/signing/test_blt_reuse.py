@@ -397,3 +397,17 @@ def test_an_answer_without_next_update_is_kept_for_the_window_only_and_a_failure
         assert cache.ocsp(leaf.asn1, ca.asn1) is not None
         assert len(responder.seen) == 3
     assert cache.requests == 3
+
+
+def test_b_lt_signing_logs_no_warning_about_the_fetching_we_do_ourselves(pki_home, caplog):
+    """pyHanko's "fetching is not allowed" warning at every B-LT signature is dropped (we fetch the
+    revocation data ourselves); its other warnings still reach the log."""
+    import logging
+
+    data, pki, _front = pki_home
+    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+    with caplog.at_level(logging.WARNING):
+        sign_pdf(tiny_pdf("Act", pdfa=True), signer, level="B-LT", tsa_url=pki.tsa_url)
+        logging.getLogger("pyhanko.sign.signers.pdf_signer").warning("another pyHanko warning")
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert messages == ["another pyHanko warning"], messages
