@@ -43,6 +43,7 @@ from store import Status
 from tests.api.conftest import UNLIMITED, free_port
 from tests.conftest import ROOT, example
 from tests.ncalayer.standin import StandIn
+from tests.revocation_settings import runtime_with
 from tests.web.test_browser import browser, wait_for  # noqa: F401 - browser: the fixture
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
@@ -74,7 +75,7 @@ def sign_app(runtime, ncalayer_url: str) -> FastAPI:
     """The public pages and the signing page over the server's runtime, the script pointed at
     the stand-in (what `qujat.api.create_app` includes, with this option)."""
     app = FastAPI()
-    app.state.runtime = runtime
+    app.state.runtime = runtime_with(runtime, "off")   # the dev PKI's OCSP/CRL are not served
     app.include_router(make_public_router(UNLIMITED, ncalayer_url=ncalayer_url))
     return app
 
