@@ -454,6 +454,50 @@ def load_dev_pki(directory: str | os.PathLike[str]) -> DevPki:
     )
 
 
+def _keep_parsed_keys() -> None:
+    """Make certomancer keep the private keys it has parsed (dev PKI only).
+
+    certomancer parses the issuer's DER private key again for every CRL, OCSP answer and
+    timestamp it signs; for an RSA key OpenSSL's consistency check makes that ~45 ms — most of
+    a timestamp's time at the dev TSA, paid by every B-LT signature of ``make run`` and of the
+    tests. The parsed key is kept by its DER bytes (the same bytes give the same key; the
+    signature is made exactly as certomancer's own backend makes it). Installed once per
+    process, by the first `PkiServer`: certomancer has one backend per process."""
+    from certomancer import crypto_utils
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    if getattr(crypto_utils.CRYPTO_BACKEND, "keeps_parsed_keys", False):
+        return
+
+    class _KeptKeys(type(crypto_utils.CRYPTO_BACKEND)):
+        keeps_parsed_keys = True
+
+        def __init__(self) -> None:
+            self._parsed: dict[bytes, Any] = {}
+            self._lock = threading.Lock()
+
+        def generic_sign(self, private_key, tbs_bytes, sd_algo):
+            algo = sd_algo.signature_algo
+            if algo not in ("rsassa_pkcs1v15", "ecdsa"):
+                return super().generic_sign(private_key, tbs_bytes, sd_algo)
+            der = private_key.dump()
+            with self._lock:
+                key = self._parsed.get(der)
+            if key is None:
+                key = serialization.load_der_private_key(der, password=None)
+                with self._lock:
+                    self._parsed[der] = key
+            digest = getattr(hashes, sd_algo.hash_algo.upper())()
+            if algo == "ecdsa":
+                assert isinstance(key, ec.EllipticCurvePrivateKey)
+                return key.sign(tbs_bytes, signature_algorithm=ec.ECDSA(digest))
+            assert isinstance(key, rsa.RSAPrivateKey)
+            return key.sign(tbs_bytes, padding.PKCS1v15(), digest)
+
+    crypto_utils.CRYPTO_BACKEND = _KeptKeys()
+
+
 class PkiServer:
     """Serves CRLs, OCSP and the TSA of a dev PKI on 127.0.0.1 in a background thread.
 
@@ -473,6 +517,7 @@ class PkiServer:
                 if not quiet:
                     super().log_request(*args, **kwargs)
 
+        _keep_parsed_keys()
         self.pki = pki if isinstance(pki, DevPki) else load_dev_pki(pki)
         arch = _load_arch(self.pki.root)
         app = Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False)
