@@ -2,7 +2,9 @@
 writing them and committing its transaction left), once they are older than a grace period.
 
 A thin shell over `store.Store.collect_blobs` (store.gc): it opens the store through the
-composition root, prints counts and bytes (or JSON) and exits 0; 2 on a bad argument or setting.
+composition root, prints counts and bytes (or JSON) and exits 0; 2 on a bad argument or setting,
+and when the database and the blob folder are not one archive's (`store.gc.check_pairing`: a
+cron job without DATABASE_URL would otherwise compare the archive with a new, empty database).
 """
 from __future__ import annotations
 
@@ -16,25 +18,28 @@ from qujat.settings import Settings
 __all__ = ["register", "parse_duration"]
 
 EXIT_INVALID = 2
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> dt.timedelta:
     """``90m``, ``24h``, ``2d``, ``1h30m``, ``3600s`` (a bare number is seconds)."""
     text = text.strip().lower()
-    if re.fullmatch(r"\d+", text):
-        return dt.timedelta(seconds=int(text))
+    if re.fullmatch(r"[0-9]+", text):
+        text += "s"
     parts = _PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"not a duration: {text!r} (e.g. 24h, 90m, 2d, 1h30m)")
-    return dt.timedelta(seconds=sum(float(n) * _UNIT[u] for n, u in parts))
+    try:
+        return dt.timedelta(seconds=sum(float(n) * _UNIT[u] for n, u in parts))
+    except OverflowError:
+        raise ValueError(f"too long: {text!r}") from None
 
 
 def cmd_gc_blobs(args) -> int:
     from qujat.runtime import open_runtime
     from qujat.service import Caller
-    from store.gc import MIN_GRACE
+    from store.gc import MIN_GRACE, WrongDatabase, check_pairing
 
     try:
         older_than = parse_duration(args.older_than)
@@ -47,6 +52,12 @@ def cmd_gc_blobs(args) -> int:
         return EXIT_INVALID
     settings = Settings.from_env()
     with open_runtime(settings, convert=False, store=True) as rt:
+        try:
+            with rt.store.engine.connect() as conn:
+                check_pairing(conn, rt.store.blobs)
+        except WrongDatabase as e:
+            print(f"qujat gc-blobs: {e} Nothing was deleted.", file=sys.stderr)
+            return EXIT_INVALID
         report = rt.store.collect_blobs(actor=Caller.command_line().actor,
                                         older_than=older_than, dry_run=args.dry_run)
     if args.json:

@@ -12,12 +12,21 @@ takes a candidate out of its place by renaming it, then reads its times once mor
 claimed it before the rename is seen (the file goes back), and a put after the rename finds no
 file and writes it again. So a collection running next to live writes never removes a blob that
 a transaction is about to refer to, as long as that transaction commits within the grace period.
+
+Each collection takes a blob out under a name of its own (``.gc-<hash>.<random>``: two at once
+never replace each other's file), and a blob goes back only where no file is (a hard link, then
+the taken name removed): a copy a put wrote meanwhile is never replaced by an older one, whose
+times would make it look unused. Only regular files are ours: folders, links and other entries
+in the blob folder are left alone.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import secrets
+import stat as stat_module
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -58,8 +67,10 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
-    def scan(self) -> Iterator[BlobFile]:
-        """Every blob, by SHA-256 ascending, and the temporary files killed writes left."""
+    def scan(self, *, restore: bool = True) -> Iterator[BlobFile]:
+        """Every blob, by SHA-256 ascending, and the temporary files killed writes left
+        (``restore``: blobs a killed collection took out go back first; else they are listed
+        where they are and nothing is changed)."""
 
     def remove_unused(self, name: str, *, unused_since_ns: int) -> int | None:
         """Delete the blob or temporary file ``name`` (as `scan` names it) unless it was used at
@@ -135,11 +146,12 @@ class FileBlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def scan(self) -> Iterator[BlobFile]:
-        """Every blob, by SHA-256 ascending (folder by folder), and the temporary files killed
-        writes left. A blob that a killed collection left taken out (``.gc-…``) is first put
-        back. Files that vanish during the scan are skipped; files not named like ours are
-        left alone."""
+    def scan(self, *, restore: bool = True) -> Iterator[BlobFile]:
+        """Every blob, by SHA-256 ascending (folder by folder), then each folder's temporary
+        files killed writes left. A blob that a killed collection left taken out (``.gc-…``)
+        is first put back (``restore``), or else listed by its hash where it is, unless the blob
+        is in its place too (a dry run changes nothing). Only regular files are listed; files
+        that vanish during the scan are skipped; other entries are left alone."""
         try:
             folders = sorted(e.name for e in os.scandir(self.root)
                              if e.is_dir(follow_symlinks=False) and _is_hex(e.name, 2))
@@ -148,22 +160,29 @@ class FileBlobStore:
         for folder in folders:
             where = self.root / folder
             try:
-                names = sorted(os.listdir(where))
-            except FileNotFoundError:
+                names = os.listdir(where)
+            except (FileNotFoundError, NotADirectoryError):
                 continue
-            for name in names:
-                if name.startswith(_GC) and _is_hex(name[len(_GC):], 62):
-                    _put_back(where / name, where / name[len(_GC):])
-            for name in names:
-                temporary = name.startswith(_TMP)
-                if not temporary and not _is_hex(name, 62):
+            present = {name for name in names if _is_hex(name, 62)}
+            found = {name: where / name for name in present}
+            for name in sorted(names):
+                blob = _taken_blob(name)
+                if blob is None:
                     continue
-                try:
-                    st = os.stat(where / name, follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                yield BlobFile(name=f"{folder}/{name}" if temporary else folder + name,
-                               size=st.st_size, last_used_ns=_last_used(st), temporary=temporary)
+                if restore:
+                    _put_back(where / name, where / blob)
+                    found.setdefault(blob, where / blob)
+                elif blob not in present:
+                    found.setdefault(blob, where / name)
+            for blob in sorted(found):
+                st = _regular_stat(found[blob])
+                if st is not None:
+                    yield BlobFile(name=folder + blob, size=st.st_size, last_used_ns=_last_used(st))
+            for name in sorted(n for n in names if n.startswith(_TMP)):
+                st = _regular_stat(where / name)
+                if st is not None:
+                    yield BlobFile(name=f"{folder}/{name}", size=st.st_size,
+                                   last_used_ns=_last_used(st), temporary=True)
 
     def remove_unused(self, name: str, *, unused_since_ns: int) -> int | None:
         if "/" in name:                        # a temporary file: nothing claims it
@@ -171,23 +190,26 @@ class FileBlobStore:
             if not (_is_hex(folder, 2) and base.startswith(_TMP) and "/" not in base):
                 raise ValueError(f"not a temporary blob file: {name!r}")
             path = self.root / folder / base
+            st = _regular_stat(path)
+            if st is None or _last_used(st) >= unused_since_ns:
+                return None
             try:
-                st = os.stat(path, follow_symlinks=False)
-                if _last_used(st) >= unused_since_ns:
-                    return None
                 path.unlink()
             except FileNotFoundError:
                 return None
             return st.st_size
         target = self.path(name)
-        taken = target.with_name(_GC + target.name)
+        if _regular_stat(target) is None:      # gone, or not a file of ours
+            return None
+        # out of its place under a name of this call's own: a put from now on rewrites it
+        taken = target.with_name(f"{_GC}{target.name}.{secrets.token_hex(8)}")
         try:
-            os.rename(target, taken)           # out of its place: a put from now on rewrites it
+            os.rename(target, taken)
             st = os.stat(taken, follow_symlinks=False)
         except FileNotFoundError:              # gone, or put back by another collection
             return None
-        if _last_used(st) >= unused_since_ns:  # claimed by a put before the rename
-            _put_back(taken, target)
+        if not stat_module.S_ISREG(st.st_mode) or _last_used(st) >= unused_since_ns:
+            _put_back(taken, target)           # claimed by a put before the rename (or not ours)
             return None
         try:
             taken.unlink()
@@ -210,13 +232,46 @@ def _claim(target: Path, size: int) -> bool:
 
 
 def _put_back(taken: Path, target: Path) -> None:
-    """A blob taken out by a collection back in its place (a copy written meanwhile has the
-    same bytes, so replacing it changes nothing)."""
+    """A blob taken out by a collection back in its place, unless a file is there: a copy a put
+    wrote meanwhile has the same bytes and its own, newer times, which must stay (replacing it
+    by the taken-out file would make a blob a live transaction just wrote look unused). A hard
+    link never replaces anything; where the file system has none, a rename if nothing is there."""
     try:
-        os.replace(taken, target)
-    except FileNotFoundError:
+        os.link(taken, target, follow_symlinks=False)
+    except FileNotFoundError:                  # taken away by another collection
         return
+    except FileExistsError:
+        pass                                   # the copy in its place stays
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if not os.path.lexists(target):        # no hard links here
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(taken, target)
+                _fsync_dir(target.parent)
+            return
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(taken)
     _fsync_dir(target.parent)
+
+
+def _taken_blob(name: str) -> str | None:
+    """The blob (hash without its folder's two digits) a ``.gc-<hash>[.<hex>]`` file holds."""
+    if not name.startswith(_GC):
+        return None
+    blob, dot, tag = name[len(_GC):].partition(".")
+    if _is_hex(blob, 62) and (not dot or (tag and _HEX.issuperset(tag))):
+        return blob
+    return None
+
+
+def _regular_stat(path: Path) -> os.stat_result | None:
+    """``path``'s times and size if it is a regular file (links not followed), else None."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return st if stat_module.S_ISREG(st.st_mode) else None
 
 
 def _last_used(st: os.stat_result) -> int:

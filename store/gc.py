@@ -29,7 +29,8 @@ from store.blobs import BlobStore
 from store.errors import StoreError
 from store.orm import AuditRow, SigningStateRow, VersionRow
 
-__all__ = ["GcReport", "collect", "check_grace", "referenced_hashes", "AUDIT_KEYS", "MIN_GRACE", "DEFAULT_GRACE"]
+__all__ = ["GcReport", "collect", "check_grace", "check_pairing", "WrongDatabase", "referenced_hashes",
+           "AUDIT_KEYS", "MIN_GRACE", "DEFAULT_GRACE"]
 
 AUDIT_KEYS = ("pdf_sha256", "docx_sha256", "prepared_pdf_sha256", "signed_pdf_sha256")
 DEFAULT_GRACE = dt.timedelta(hours=24)
@@ -79,6 +80,34 @@ def referenced_hashes(conn: Connection) -> Iterator[str]:
         yield h
 
 
+class WrongDatabase(StoreError):
+    """The database and the blob folder are not one archive's: a collection would delete blobs
+    another database names."""
+
+
+PAIRING_SAMPLE = 20
+
+
+def check_pairing(conn: Connection, blobs: BlobStore, *, sample: int = PAIRING_SAMPLE) -> None:
+    """`WrongDatabase` unless ``conn``'s database and ``blobs`` are one archive's: the database
+    names no blob while the folder holds blobs (a process started without DATABASE_URL opened
+    a new, empty SQLite database), or none of the first ``sample`` blobs its versions and
+    signing states name is in the folder (another archive's database). A collection that
+    compares the wrong pair deletes every blob older than its grace period."""
+    v, s = VersionRow.__table__, SigningStateRow.__table__
+    named = [h for table in (v, s)
+             for (h,) in conn.execute(select(table.c.pdf_sha256).limit(sample)) if h]
+    if not named:
+        if any(not f.temporary for f in blobs.scan(restore=False)):
+            raise WrongDatabase("the database names no blob, yet the blob folder holds blob files: "
+                                "is this the archive's database (DATABASE_URL)?")
+        return
+    if not any(blobs.exists(h) for h in named):
+        raise WrongDatabase(f"none of the {len(named)} blobs the database names first is in the "
+                            "blob folder: are the database (DATABASE_URL) and the data folder "
+                            "(QUJAT_DATA_DIR) one archive's?")
+
+
 def check_grace(older_than: dt.timedelta) -> None:
     if older_than < MIN_GRACE:
         raise ValueError(f"older_than: at least {MIN_GRACE.total_seconds() / 60:g} minutes (a "
@@ -96,7 +125,8 @@ def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
               - int(report.older_than.total_seconds() * 1e9))
     refs = referenced_hashes(conn)
     ref, previous = next(refs, None), ""
-    for blob in blobs.scan():
+    # a dry run changes nothing, not even a killed collection's taken-out blob put back
+    for blob in (blobs.scan(restore=False) if report.dry_run else blobs.scan()):
         if blob.temporary:
             if blob.last_used_ns < cutoff:
                 report.temporary += 1

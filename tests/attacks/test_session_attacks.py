@@ -1,0 +1,205 @@
+"""Attacks on this session's changes: `qujat gc-blobs` (it deletes files), the signing page's
+ticket cookie, the gate on the NCA's test identities. Each test is a finding (it failed before
+its fix) or a guard an attack tried and could not break; what each proves is in its docstring."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from store import Store
+from tests.conftest import example
+from tests.store.helpers import content, new_record
+
+DAY_NS = 24 * 3600 * 10**9
+blobs_module = importlib.import_module("store.blobs")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _age(path: Path, days: float = 2) -> None:
+    """Make a file (not what a symbolic link points to) look written and last used ``days`` ago."""
+    then = time.time_ns() - int(days * DAY_NS)
+    os.utime(path, ns=(then, then), follow_symlinks=False)
+
+
+def _age_all(blob_dir: Path, days: float = 2) -> None:
+    """Every entry, once all are listed (listing a folder is a read: relatime would make an
+    aged folder young again)."""
+    for p in sorted(blob_dir.rglob("*"), reverse=True):
+        _age(p, days)
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every entry under ``root``: relative name → (inode, mtime_ns, atime_ns), links not followed."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(root))] = (st.st_ino, st.st_mtime_ns, st.st_atime_ns)
+    return out
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def sqlite_store(data_dir):
+    """The store as one machine runs it (SQLite, blobs in the data folder): the blob-file attacks
+    do not depend on the database."""
+    with Store.open(f"sqlite:///{data_dir / 'qujat.sqlite3'}", data_dir / "blobs") as s:
+        yield s
+
+
+def _qujat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qujat", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+# -- 1. qujat gc-blobs --------------------------------------------------------------------------
+
+def test_a_killed_collections_leftover_does_not_unclaim_a_fresh_write(sqlite_store):
+    """A collection killed between taking a blob out (``.gc-…``) and deleting it; a retry of the
+    issuance then finds no file and writes it anew. The next collection, running before the
+    retry's transaction commits, used to put the old copy back OVER the fresh one (os.replace:
+    the old times came back) and then delete it as an old orphan: the retry's version named a
+    blob that was gone."""
+    store = sqlite_store
+    data = b"%PDF-1.7 the PDF of a failed issuance, retried by its client"
+    sha = store.blobs.put(data)
+    path = store.blobs.path(sha)
+    _age(path)
+    os.rename(path, path.with_name(".gc-" + path.name))     # collection killed here
+    assert store.blobs.put(data) == sha                      # the retry writes it again (young)
+
+    run = store.collect_blobs(actor="cli:operator")          # before the retry's commit
+    assert run.deleted == 0
+    assert store.blobs.get(sha) == data
+    assert [p.name for p in path.parent.iterdir()] == [path.name]    # the leftover is gone
+
+
+def test_two_collections_at_once_never_delete_a_fresh_copy(sqlite_store, monkeypatch):
+    """Collection A takes an old orphan out and finds it unused; a retry writes the blob anew;
+    collection B takes the fresh copy out under the SAME name ``.gc-<hash>`` (the rename
+    replaced A's file) just before A deletes ``.gc-<hash>``: A deleted the fresh copy, B found
+    nothing to put back, the retry's version named a missing blob. Each collection must take a
+    blob out under a name of its own."""
+    store = sqlite_store
+    data = b"%PDF-1.7 an orphan two operators collect at the same moment"
+    sha = store.blobs.put(data)
+    path = store.blobs.path(sha)
+    _age(path)
+    taken_by_a = path.with_name(".gc-" + path.name)
+    os.rename(path, taken_by_a)                              # A: out of its place, found old
+    assert store.blobs.put(data) == sha                      # the retry writes it anew
+
+    real_stat = os.stat
+    a_done = []
+
+    class Interleaved:
+        """``os`` for store.blobs, with A's deletion between B's rename and B's look."""
+
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def stat(self, p, *args, **kwargs):
+            if Path(p).name.startswith(".gc-") and not a_done:
+                a_done.append(True)
+                os.unlink(taken_by_a)                        # A deletes what it took out
+            return real_stat(p, *args, **kwargs)
+
+    monkeypatch.setattr(blobs_module, "os", Interleaved())
+    cutoff = time.time_ns() - 3600 * 10**9
+    assert store.blobs.remove_unused(sha, unused_since_ns=cutoff) is None   # B: it is young
+    monkeypatch.undo()
+    assert a_done
+    assert store.blobs.get(sha) == data
+
+
+def test_a_dry_run_touches_no_file(sqlite_store):
+    """``--dry-run`` must not rename anything either: it used to put a killed collection's
+    taken-out blob back. It counts that blob as the real run will, and the real run deletes it."""
+    store = sqlite_store
+    orphan = store.blobs.put(b"%PDF-1.7 an old orphan a killed collection had taken out")
+    path = store.blobs.path(orphan)
+    os.rename(path, path.with_name(".gc-" + path.name))
+    young = store.blobs.put(b"%PDF-1.7 a young orphan")
+    _age_all(store.blobs.root)
+    os.utime(store.blobs.path(young))
+    before = _listing(store.blobs.root)
+
+    dry = store.collect_blobs(actor="cli:operator", dry_run=True)
+    assert _listing(store.blobs.root) == before
+    assert (dry.blobs, dry.orphans, dry.young, dry.deleted) == (2, 1, 1, 0)
+
+    run = store.collect_blobs(actor="cli:operator")
+    assert (run.orphans, run.deleted) == (1, 1)
+    assert not store.blobs.exists(orphan) and store.blobs.exists(young)
+    assert sorted(p.name for p in store.blobs.root.rglob("*") if p.is_file()) == [young[2:]]
+
+
+def test_odd_entries_in_the_blob_folder_neither_stop_the_collection_nor_go(sqlite_store, tmp_path):
+    """Files we did not write stay, and do not stop the collection: a folder named like a blob
+    (or like a temporary file) used to be taken out and then fail to unlink (IsADirectoryError:
+    every later collection stopped there), a symbolic link named like a blob used to go."""
+    store = sqlite_store
+    orphan = store.blobs.put(b"%PDF-1.7 old orphan next to odd entries")
+    folder = store.blobs.path(orphan).parent
+    odd_dir = folder / ("0" * 62)
+    odd_dir.mkdir()
+    (odd_dir / "inside").write_bytes(b"someone's file")
+    odd_tmp = folder / ".tmp-a-folder"
+    odd_tmp.mkdir()
+    outside = tmp_path / "outside.pdf"
+    outside.write_bytes(b"%PDF-1.7 a file the operator linked in")
+    link = folder / ("f" * 62)
+    link.symlink_to(outside)
+    _age_all(store.blobs.root)
+
+    run = store.collect_blobs(actor="cli:operator")
+    assert run.deleted == 1 and not store.blobs.exists(orphan)
+    assert odd_dir.is_dir() and (odd_dir / "inside").read_bytes() == b"someone's file"
+    assert odd_tmp.is_dir() and link.is_symlink() and outside.exists()
+
+
+@pytest.mark.slow
+def test_gc_blobs_against_another_database_deletes_nothing(tmp_path, data_dir):
+    """The operator's cron job lacks DATABASE_URL (the archive is in PostgreSQL, or in another
+    SQLite file): `qujat gc-blobs` opened a new, empty SQLite database in the data folder, found
+    that no row names any blob and deleted the whole archive older than a day. Likewise a
+    database whose blobs are in another folder. It must refuse (2) and delete nothing."""
+    with Store.open(f"sqlite:///{tmp_path / 'archive.sqlite3'}", data_dir / "blobs") as archive:
+        new_record(archive, content=content("kept"))
+        new_record(archive, content=content("kept too"))
+    with Store.open(f"sqlite:///{tmp_path / 'other.sqlite3'}", tmp_path / "other-blobs") as other:
+        new_record(other, content=content("another archive"))
+    _age_all(data_dir / "blobs")
+    before = _listing(data_dir / "blobs")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "QUJAT_DATA_DIR")}
+    env["QUJAT_DATA_DIR"] = str(data_dir)
+
+    for database in (None, f"sqlite:///{tmp_path / 'other.sqlite3'}"):
+        run = _qujat("gc-blobs", env=env if database is None else {**env, "DATABASE_URL": database})
+        assert run.returncode == 2, (run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr and "Nothing was deleted" in run.stderr
+        assert _listing(data_dir / "blobs") == before
+
+    ok = _qujat("gc-blobs", env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'archive.sqlite3'}"})
+    assert ok.returncode == 0, ok.stderr
+    assert _listing(data_dir / "blobs") == before            # every blob is named: none goes
+
+
+def test_an_absurd_grace_period_is_a_usage_error(capsys):
+    """``--older-than 99999999999d`` overflowed timedelta: a traceback instead of exit 2."""
+    from qujat.cli import main
+
+    assert main(["gc-blobs", "--older-than", "99999999999d"]) == 2
+    err = capsys.readouterr().err
+    assert "--older-than" in err and "Traceback" not in err
