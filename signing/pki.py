@@ -17,6 +17,8 @@ Layout of a dev PKI directory (``init_dev_pki``)::
     root.pem              trust anchor (self-signed root)
     issuing-ca.pem        the issuing CA, NCA's "ҰКО" counterpart
     issuing-ca.crl        CRL of the issuing CA as of init time (DER)
+    root.crl              CRL of the root as of init time (DER): with issuing-ca.crl, what an
+                          offline verification of a dev signature needs (`--crl` both)
     signers/<label>.p12   signer key + certificate + chain, password in signers/password.txt
     signers/<label>.pem   signer certificate
 
@@ -171,6 +173,10 @@ class DevPki:
     @property
     def crl_file(self) -> Path:
         return self.root / "issuing-ca.crl"
+
+    @property
+    def root_crl_file(self) -> Path:
+        return self.root / "root.crl"
 
     @property
     def password_file(self) -> Path:
@@ -415,6 +421,7 @@ def init_dev_pki(
     )
     crl = arch.service_registry.get_crl("issuing-ca", now)
     (root / "issuing-ca.crl").write_bytes(crl.dump())
+    (root / "root.crl").write_bytes(arch.service_registry.get_crl("root", now).dump())
     password = secrets.token_urlsafe(18).encode("ascii")
     _write_private(root / "signers" / "password.txt", password + b"\n")
     for spec in DEV_SIGNERS:

@@ -22,7 +22,7 @@ def test_pki_init_makes_the_files(tmp_path, capsys):
     assert run(["pki", "init", str(tmp_path / "pki")]) == 0
 
     root = tmp_path / "pki"
-    for name in ["root.pem", "issuing-ca.pem", "issuing-ca.crl", "pki.json", "signers/revoked-employee.p12"]:
+    for name in ["root.pem", "issuing-ca.pem", "issuing-ca.crl", "root.crl", "pki.json", "signers/revoked-employee.p12"]:
         assert (root / name).stat().st_size > 0, name
     assert oct((root / "signers" / "password.txt").stat().st_mode & 0o777) == "0o600"
 
@@ -49,6 +49,10 @@ def test_sign_then_verify(dev_pki, pki_server, tmp_path, capsys, monkeypatch):
     printed = capsys.readouterr().out
     assert "TRY_LATER" in printed and "refused: address not allowed" in printed
     assert run(["verify", str(out), "--trust", str(dev_pki.root_cert), "--crl", str(dev_pki.crl_file), "--offline"]) == 0
+    # online (the default), the dev PKI's two CRLs on disk are all the chain needs: nothing to fetch
+    capsys.readouterr()
+    assert run(["verify", str(out), "--trust", str(dev_pki.root_cert), "--crl", str(dev_pki.crl_file),
+                "--crl", str(dev_pki.root_crl_file)]) == 0, capsys.readouterr().out
     assert run(["verify", str(out)]) == 1  # no trust anchor: not passed
 
 
