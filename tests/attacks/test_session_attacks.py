@@ -203,3 +203,58 @@ def test_an_absurd_grace_period_is_a_usage_error(capsys):
     assert main(["gc-blobs", "--older-than", "99999999999d"]) == 2
     err = capsys.readouterr().err
     assert "--older-than" in err and "Traceback" not in err
+
+
+# -- 3. the NCA test-identity gate -------------------------------------------------------------
+
+TODAY = dt.date(2026, 11, 29)
+NCA_IIN, NCA_BIN = "123456789011", "123456789021"
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def _refused(raw: dict, **options) -> dict[str, str]:
+    from docgen.request import RequestInvalid, parse_request
+
+    with pytest.raises(RequestInvalid) as refused:
+        parse_request(raw, today=TODAY, **options)
+    return {p.path: p.message for p in refused.value.problems}
+
+
+@pytest.mark.parametrize("digits", [ARABIC_INDIC, FULL_WIDTH], ids=["arabic-indic", "full-width"])
+def test_identifiers_in_other_digits_are_refused_not_kept(digits):
+    """The identifier rules' ``\\d`` took any Unicode digit and kept it as typed: a signer expected
+    by ``٨٠٠١٠٢٣٠٠١٢٠`` (a valid IIN in Arabic-Indic digits) matches no certificate's
+    ``800102300120`` — the record waited for ever — and a holder's IIN or a cadastral number so
+    written was printed in those digits on the act. Refused, with the field's path."""
+    act = example("land_right_act")
+    act["data"]["holder"]["iin"] = act["data"]["holder"]["iin"].translate(digits)
+    act["data"]["land_plot"]["cadastral_number"] = act["data"]["land_plot"]["cadastral_number"].translate(digits)
+    problems = _refused(act)
+    assert set(problems) == {"data.holder.iin", "data.land_plot.cadastral_number"}
+    assert all("digits 0-9" in m for m in problems.values())
+
+    value_act = example("cadastral_value_act")
+    value_act["data"]["applicant"]["bin"] = value_act["data"]["applicant"]["bin"].translate(digits)
+    value_act["signers"] = [{"role": "Басшы", "iin": "800102300120".translate(digits)},
+                            {"role": "Ұйым", "bin": "151140007895".translate(digits)}]
+    problems = _refused(value_act, allow_nca_test_identities=True)
+    assert set(problems) == {"data.applicant.bin", "signers.0.iin", "signers.1.bin"}
+
+
+@pytest.mark.parametrize("iin", ["\u00a0" + NCA_IIN + "\u2003", NCA_IIN + "\n", NCA_IIN.translate(ARABIC_INDIC),
+                                 NCA_IIN.translate(FULL_WIDTH), "1234-5678-9011"])
+def test_no_spelling_of_the_test_iin_passes_the_gate(iin):
+    """Guard: with the setting off, the test IIN written with Unicode spaces around it, in other
+    digits or with dashes is refused at its path (whitespace is stripped before the gate; other
+    spellings fail the check digit the test IIN fails)."""
+    raw = {**example("cadastral_value_act"), "signers": [{"role": "Басшы", "iin": iin}]}
+    assert list(_refused(raw)) == ["signers.0.iin"]
+
+
+def test_the_test_bin_is_refused_at_its_path_next_to_a_real_iin():
+    """Guard: the BIN path has the gate too, and a real IIN in the same signer is not blamed."""
+    raw = {**example("cadastral_value_act"),
+           "signers": [{"role": "Кәсіпорын басшысы", "iin": "800102300120", "bin": " " + NCA_BIN}]}
+    problems = _refused(raw)
+    assert list(problems) == ["signers.0.bin"] and "NCA's test identity" in problems["signers.0.bin"]
