@@ -37,16 +37,17 @@ referenced, no audit event; the refusal is logged without personal data beyond t
    (`RevocationUnavailable`: nothing changes, a signing-page ticket stays good), the message
    naming the certificate's issuer. ``try``: as ``require``, but an unknown status is
    accepted (logged; the audit event's ``revocation.status`` is ``unknown``). ``off``: not
-   checked here. The data that decided is written into the signed PDF's DSS (a VRI entry for
-   this signature: `signing.revocation.add_to_dss`), so the official's signature carries its
-   own proof; the audit event's ``revocation`` holds the status and each answer's SHA-256 and
-   times;
+   checked here. The ``sign`` audit event's ``revocation`` keeps what decided: the status,
+   each OCSP answer whole (base64 DER, SHA-256, producedAt, thisUpdate, nextUpdate), each CRL
+   by SHA-256 and dates, or why the status is unknown. (Not in the PDF's DSS: a signature
+   without a timestamp is verified at the verifier's now, where that data is stale and
+   pyhanko-certvalidator fails it; `signing.revocation`.)
 5. our verifier on the signed result (`signing.verify.verify_pdf`, the runtime's anchors and
    fetch policy, at now): every signature TOTAL_PASSED — intact, trusted, not revoked (422
    ``revoked`` / ``verification_failed``); an earlier official's signature that fails now only
    because its certificate expired since passes if it passes at the time the service took it. Offline (the default fetch policy) it reads
-   the revocation data the document carries (the DSS written in step 4 included); with
-   ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the whole chain are fetched.
+   the revocation data the document carries; with ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the
+   whole chain are fetched.
 
 Tickets for the official's signing page (`issue_ticket`): 256 random bits, only their SHA-256
 stored, good for one record's current step, until they expire, once (used in the signature's own
@@ -371,11 +372,6 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
     who = signer_fields(cert)
     _check_identity(state, index, who)
     revocation = _check_revocation(rt, embedded, at, record.id, index)
-    if revocation is not None and (revocation.ocsps or revocation.crls):
-        from signing.revocation import add_to_dss
-
-        signed_pdf = add_to_dss(signed_pdf, embedded.sig_contents, certs=(cert, *embedded.other_certs),
-                                ocsps=revocation.ocsps, crls=revocation.crls)
     _check_verified(rt, signed_pdf, prepared.field_name, at,
                     {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")})
     signed = {"index": index, "field": prepared.field_name, "common_name": who.common_name,

@@ -336,16 +336,14 @@ def _check_trust(cert: x509.Certificate, others: list, trust: Iterable, at: date
 class Embedded:
     """What :func:`embed_checked` made: the signed PDF and the certificate it checked as the
     signer's (asn1crypto); for a revocation check (:mod:`signing.revocation`) also the CMS's
-    other certificates, the revocation data it carries (CRLs, OCSP answers: at most
-    ``revocation.MAX_CARRIED`` of each) and the signature's ``/Contents`` as written (the CMS
-    with its padding: what a DSS's VRI entry is keyed by)."""
+    other certificates and the revocation data it carries (CRLs, OCSP answers: at most
+    ``revocation.MAX_CARRIED`` of each)."""
 
     pdf: bytes
     signer_cert: x509.Certificate
     other_certs: tuple[x509.Certificate, ...] = ()
     carried_crls: tuple = ()
     carried_ocsps: tuple = ()
-    sig_contents: bytes = b""
 
 
 def embed(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None = None, at: datetime | None = None) -> bytes:
@@ -393,15 +391,14 @@ def embed_checked(prepared: Prepared, cms_der: bytes, *, trust: Iterable | None 
     if 2 * len(cms_der) > prepared.contents_end - prepared.contents_start - 2:
         raise TooLarge(f"the CMS has {len(cms_der)} bytes; {prepared.reserved} were reserved")
     output = io.BytesIO(prepared.pdf)  # a copy: the prepared bytes stay as they are
-    signed = PdfTBSDocument.resume_signing(
+    PdfTBSDocument.resume_signing(
         output,
         PreparedByteRangeDigest(prepared.digest, prepared.contents_start, prepared.contents_end),
         bytes(cms_der),
     )
     carried_crls, carried_ocsps = carried_revinfo(sd, si)
     return Embedded(pdf=output.getvalue(), signer_cert=cert, other_certs=tuple(certs.other_certs),
-                    carried_crls=tuple(carried_crls), carried_ocsps=tuple(carried_ocsps),
-                    sig_contents=bytes(signed.sig_contents))
+                    carried_crls=tuple(carried_crls), carried_ocsps=tuple(carried_ocsps))
 
 
 def make_detached_cms(

@@ -1,4 +1,4 @@
-"""The revocation status of one signer certificate at one moment, and its proof kept in the PDF.
+"""The revocation status of one signer certificate at one moment, and the data that decided it.
 
 A service accepting a signature made elsewhere (an official's CMS, :mod:`signing.deferred`)
 must know, at the moment it takes the signature, that the signer's certificate is not revoked.
@@ -22,22 +22,28 @@ after ``nextUpdate`` (an OCSP answer without ``nextUpdate``: within 30 minutes o
 OCSP); certificates above it are checked with what is at hand, if anything (soft).
 
 The outcome (:class:`RevocationCheck`) is ``good``, ``revoked`` or ``unknown`` (nothing
-usable: no URL, network down, stale or badly signed answers), with the data that decided it,
-which :func:`add_to_dss` writes into the PDF's document security store for that signature (a
-VRI entry keyed by the signature's ``/Contents``), so the signature carries its own proof.
+usable: no URL, network down, stale or badly signed answers), with the data that decided it;
+:meth:`RevocationCheck.details` is what an audit trail keeps of it (each OCSP answer whole,
+each CRL by hash and dates).
+
+Why that data is not written into the PDF's DSS: a signature without a signature timestamp
+(B-B, what NCALayer's basics module makes without a TSA profile) is verified at the verifier's
+now, so an OCSP answer or CRL from the acceptance moment is stale for it minutes or days later,
+and pyhanko-certvalidator (0.38) then fails the signature instead of treating the data as
+absent; an OCSP answer about another certificate of the same CA (another official's) also
+fails a signature that has no answer of its own. The verifier would have to give each
+signature only the data that is about it and fresh at its validation time first.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
-import io
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from asn1crypto import cms, ocsp, x509
 from asn1crypto import crl as asn1_crl
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.policy_decl import (
@@ -47,12 +53,11 @@ from pyhanko_certvalidator.policy_decl import (
 )
 
 from ._aio import run_sync as _run
-from ._compat import keep_metadata
 from .model import FetchNote, FetchOutcome
 from .netfetch import Fetcher, FetchPolicy, revocation_sources
 
 __all__ = ["GOOD", "REVOKED", "UNKNOWN", "CLOCK_SKEW", "MAX_CARRIED", "RevocationCheck",
-           "carried_revinfo", "check_signer", "add_to_dss"]
+           "carried_revinfo", "check_signer"]
 
 GOOD, REVOKED, UNKNOWN = "good", "revoked", "unknown"
 #: Revocation data issued this much after the moment still speaks for it (clocks differ).
@@ -82,8 +87,10 @@ class RevocationCheck:
     notes: tuple[FetchNote, ...] = field(default_factory=tuple)
 
     def details(self) -> dict[str, Any]:
-        """For an audit event: the status, what decided it (SHA-256 of each CRL or OCSP
-        answer, its producedAt / thisUpdate / nextUpdate), or why it is unknown."""
+        """For an audit event: the status, what decided it (each OCSP answer's SHA-256,
+        producedAt, thisUpdate, nextUpdate and DER in base64: a few KiB, the proof itself; each
+        CRL's SHA-256, thisUpdate and nextUpdate: a CRL may take megabytes), or why it is
+        unknown."""
         out: dict[str, Any] = {"status": self.status, "source": self.source}
         if self.ocsps:
             out["ocsp"] = [_ocsp_summary(r) for r in self.ocsps]
@@ -108,7 +115,8 @@ def _ocsp_summary(response: ocsp.OCSPResponse) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(response.dump()).hexdigest(),
             "produced_at": _iso(tbs["produced_at"].native),
             "this_update": _iso(single["this_update"].native) if single is not None else None,
-            "next_update": _iso(single["next_update"].native) if single is not None else None}
+            "next_update": _iso(single["next_update"].native) if single is not None else None,
+            "der": base64.b64encode(response.dump()).decode("ascii")}
 
 
 def _crl_summary(crl: asn1_crl.CertificateList) -> dict[str, Any]:
@@ -229,18 +237,3 @@ def _unknown_reason(sources, fetcher: Fetcher, had_carried) -> str:
     if fetcher.notes or had_carried:
         return "the revocation data obtained is not valid now (stale, not yet valid or not signed by the issuer)"
     return "no revocation data could be obtained"
-
-
-def add_to_dss(pdf: bytes, sig_contents: bytes, *, certs: Iterable[x509.Certificate] = (),
-               ocsps: Iterable[ocsp.OCSPResponse] = (), crls: Iterable[asn1_crl.CertificateList] = ()) -> bytes:
-    """``pdf`` with an incremental update adding ``certs``, ``ocsps`` and ``crls`` to its
-    document security store, tied to the signature whose ``/Contents`` (the CMS with its
-    padding, as pyHanko's ``PdfPostSignatureDocument.sig_contents``) is ``sig_contents`` by a
-    VRI entry. The XMP packet and Info dictionary stay byte-identical (PDF/A)."""
-    output = io.BytesIO(pdf)
-    writer = keep_metadata(IncrementalPdfFileWriter(output))
-    dss = DocumentSecurityStore.supply_dss_in_writer(writer, sig_contents, certs=list(certs),
-                                                     ocsps=list(ocsps), crls=list(crls))
-    if dss.modified:
-        writer.write_in_place()
-    return output.getvalue()
