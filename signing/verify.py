@@ -133,6 +133,8 @@ class _Revinfo:
     dss_has_revinfo: bool
     online: bool = False
     notes: tuple[FetchNote, ...] = ()
+    dss_crls: tuple[asn1_crl.CertificateList, ...] = ()  # what the DSS holds (``_dss_covers``)
+    dss_ocsps: tuple[asn1_ocsp.OCSPResponse, ...] = ()
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -371,6 +373,8 @@ def _collect_revinfo(
         dss_has_revinfo=bool(dss_ocsps or dss_crls),
         online=fetcher is not None,
         notes=tuple(notes),
+        dss_crls=tuple(dss_crls),
+        dss_ocsps=tuple(dss_ocsps),
     )
 
 
@@ -606,39 +610,64 @@ def _dss_revinfo_revisions(reader: PdfFileReader) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _dss_covers(status: PdfSignatureStatus, revinfo: _Revinfo) -> bool:
+    """Whether the DSS's revocation data speak for the signer's chain: for every certificate
+    of the validation path below the anchor that names a revocation source, a DSS CRL its
+    issuer signed or a DSS OCSP answer about it. A DSS holding only a stranger's CRL makes
+    no B-LT (EU DSS: no revocation data for the signing certificate, no LT level). A path
+    that did not build (an untrusted signature, whose level is moot): any DSS data."""
+    if not revinfo.dss_has_revinfo:
+        return False
+    path = status.validation_path
+    if path is None:
+        return True
+    try:
+        chain = list(path.iter_certs(include_root=True))
+        for issuer, cert in zip(chain, chain[1:]):
+            if not revocation_sources(cert).declared:
+                continue
+            if any(_crl_signed_by(crl, issuer) for crl in revinfo.dss_crls):
+                continue
+            if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.dss_ocsps):
+                continue
+            return False
+    except Exception:  # noqa: BLE001 - a path that cannot be read: no level from the DSS
+        return False
+    return True
+
+
 def _level(
-    revision: int, has_tst: bool, revinfo: _Revinfo, doc_ts_revisions: Iterable[int], dss_revisions: Iterable[int]
+    revision: int, has_tst: bool, dss_covers: bool, doc_ts_revisions: Iterable[int], dss_revisions: Iterable[int]
 ) -> Level:
     """The PAdES baseline level of the signature signed in ``revision``.
 
+    ``dss_covers``: the DSS holds revocation data for the signer's chain (``_dss_covers``);
     ``doc_ts_revisions``: the revisions of the document timestamps that validated;
     ``dss_revisions``: the revisions that write a DSS holding revocation data.
 
     T evidence is a valid signature timestamp, or else (ETSI EN 319 142-1: a document
     timestamp covering the signature reaches the T level too) the earliest valid
-    document timestamp in a later revision. With a signature timestamp, as before: any
-    revocation data in the DSS makes B-LT, any valid document timestamp after the
-    signature B-LTA.
+    document timestamp in a later revision. B-LT needs a DSS with revocation data for
+    the signer's chain, written in a revision after the T evidence when that is a
+    document timestamp; B-LTA a valid document timestamp after the signature that signs
+    that DSS revision or a later one (it covers the DSS: ETSI EN 319 142-1 B-LTA). A DSS
+    written after the last valid stamp is B-LT only: nothing archives it.
 
-    With a document timestamp as T evidence, the DSS must be written in a revision
-    after that timestamp's (B-LT), and a valid document timestamp must sign that
-    revision or a later one (B-LTA: it covers the DSS). A DSS written in the same
-    update as the T timestamp (one DSS + one stamp over a B-B signature) does not make
-    B-LT: that timestamp signs the DSS, so the DSS was written before the T evidence
-    existed and its data cannot speak for the T timestamp's TSA at its time (revocation
-    data for a TSA must be issued at or after the stamp, ETSI EN 319 102-1), and no
-    later timestamp protects it as archive data. Such a file is B-T; EU DSS would class
-    its one stamp as an archive timestamp over a signature with no signature-level
-    timestamp, i.e. no B-LTA either.
+    A DSS written in the same update as the T timestamp (one DSS + one stamp over a B-B
+    signature) does not make B-LT: that timestamp signs the DSS, so the DSS was written
+    before the T evidence existed and its data cannot speak for the T timestamp's TSA at
+    its time (revocation data for a TSA must be issued at or after the stamp, ETSI EN
+    319 102-1), and no later timestamp protects it as archive data. Such a file is B-T;
+    EU DSS would class its one stamp as an archive timestamp over a signature with no
+    signature-level timestamp, i.e. no B-LTA either.
     """
-    if has_tst:
-        if not revinfo.dss_has_revinfo:
-            return Level.B_T
-        return Level.B_LTA if any(r > revision for r in doc_ts_revisions) else Level.B_LT
     after = sorted(r for r in doc_ts_revisions if r > revision)
-    if not after:
+    if not has_tst and not after:
         return Level.B_B
-    lt = min((d for d in dss_revisions if d > after[0]), default=None)
+    if not dss_covers:
+        return Level.B_T
+    floor = -1 if has_tst else after[0]
+    lt = min((d for d in dss_revisions if d > floor), default=None)
     if lt is None:
         return Level.B_T
     return Level.B_LTA if any(r >= lt for r in after) else Level.B_LT
@@ -832,7 +861,7 @@ def _verify_one(
         revoked=revoked,
         signing_time=status.signer_reported_dt,
         timestamp_time=tst_time,
-        level=_level(sig.signed_revision, tst_ok, revinfo, doc_ts_revisions, dss_revisions),
+        level=_level(sig.signed_revision, tst_ok, _dss_covers(status, revinfo), doc_ts_revisions, dss_revisions),
         signer=signer_fields(status.signing_cert),
         notes=tuple(notes),
     )

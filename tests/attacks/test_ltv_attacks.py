@@ -1,0 +1,165 @@
+"""Attacks on this session's long-term-signature changes: a B-B signature extended to B-LTA
+(a document timestamp as its T evidence and proof of existence, ``verify._level``), and the
+B-LT TSA client and revocation cache kept by the runtime (``netfetch.TsaClient``,
+``netfetch.RevocationCache``).
+
+Each test is either a regression test of an attack that fails (the verifier or the cache
+already refuses it) or a finding, fixed in the same commit and kept as its regression test.
+
+Timeline of the verifier tests (``test_ltv``'s): signer certificate valid T0 - 1 h .. T0 +
+10 min, signed at T0, LATER = T0 + 10 min + 1 day (after the signer certificate expired).
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from tests.signing.conftest import dev_pki, pki_server  # noqa: F401 - fixtures (tests/signing's conftest)
+
+from attacks_crypto import add_document_timestamp, add_dss  # noqa: E402 - tests/signing on sys.path now
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes, serialization
+from pdfs import change_page_text, tiny_pdf
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from revpki import RevCa, Responder
+from test_ltv import original, short_lived, timeline  # noqa: F401 - fixtures
+
+from signing.certload import load_certs
+from signing.ltv import extend_to_blta
+from signing.model import Indication, Level, SubIndication, TimestampKind
+from signing.netfetch import FetchPolicy, RevocationCache, fetch_crls
+from signing.sign import sign_pdf, timestamper_for
+from signing.verify import verify_pdf
+
+DEV_FETCH = FetchPolicy(enabled=True, allow_private=True)
+
+
+def _docs(report):
+    return [t for t in report.timestamps if t.kind is TimestampKind.DOCUMENT]
+
+
+def _stamp(pdf: bytes, dev_pki) -> bytes:  # noqa: F811 - the fixture's name
+    """A genuine document timestamp of the dev TSA (a trust anchor's TSA) over ``pdf``."""
+    return add_document_timestamp(pdf, timestamper_for(dev_pki.tsa_url))
+
+
+def _crl_of(ca: RevCa) -> bytes:
+    now = datetime.now(timezone.utc)
+    return (cx509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+            .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=7))
+            .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+
+@pytest.fixture(scope="module")
+def b_b(original, short_lived):  # noqa: F811 - fixtures from test_ltv
+    return sign_pdf(original, short_lived, level="B-B")
+
+
+@pytest.fixture(scope="module")
+def b_t(original, short_lived, dev_pki, pki_server):  # noqa: F811
+    return sign_pdf(original, short_lived, level="B-T", tsa_url=dev_pki.tsa_url)
+
+
+@pytest.fixture(scope="module")
+def stranger_crl() -> bytes:
+    """A CRL of a CA that has nothing to do with the signer's or the TSA's chain."""
+    return _crl_of(RevCa("UNRELATED CA"))
+
+
+# --- laundering a changed file with a genuine stamp --------------------------------------------
+
+
+def test_a_genuine_stamp_after_a_change_does_not_launder_a_b_b_signature(b_b, dev_pki, pki_server, timeline):  # noqa: F811
+    """Anyone can ask a trusted TSA for a document timestamp. Content changed between the
+    B-B signature and the stamp stays a change: the stamp gives the signature no pass,
+    neither before nor after the signer certificate expired, nor once extended to B-LTA."""
+    changed = change_page_text(b_b)
+    stamped = _stamp(changed, dev_pki)
+    extended = extend_to_blta(changed, timestamper=timestamper_for(dev_pki.tsa_url),
+                              trust_roots=[dev_pki.root_cert], policy=DEV_FETCH)
+    for pdf in (stamped, extended):
+        for at in (timeline.t0 + timedelta(minutes=1), timeline.later):
+            report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=at)
+            [sig] = report.signatures
+            assert report.indication is Indication.TOTAL_FAILED, (at, sig)
+            assert sig.modified_after_signing and sig.sub_indication is SubIndication.FORMAT_FAILURE
+            assert all(d.passed for d in _docs(report))  # the stamps themselves are genuine
+
+
+def test_a_stamp_before_the_signature_is_no_proof_of_its_existence(original, short_lived, dev_pki, pki_server,  # noqa: F811
+                                                                   timeline):
+    """A document timestamp in a revision before the signature's proves nothing about it:
+    no T level, and after the expiry no pass."""
+    pdf = sign_pdf(_stamp(original, dev_pki), short_lived, level="B-B")
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.later)
+    [sig] = report.signatures
+    [doc] = _docs(report)
+    assert doc.passed and not doc.used
+    assert sig.level is Level.B_B
+    assert (report.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+
+
+def test_the_extended_b_b_signature_shows_its_own_time_not_the_stamps(b_b, dev_pki, pki_server, timeline):  # noqa: F811
+    """The report (and so the public page's "signed at", which takes timestamp_time first)
+    never presents a document timestamp's time as the signature's timestamp time."""
+    extended = extend_to_blta(b_b, timestamper=timestamper_for(dev_pki.tsa_url),
+                              trust_roots=[dev_pki.root_cert], policy=DEV_FETCH)
+    report = verify_pdf(extended, trust=[dev_pki.root_cert], at=timeline.later)
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED and sig.level is Level.B_LTA
+    assert sig.timestamp_time is None
+    assert sig.signing_time is not None and sig.signing_time <= min(d.time for d in _docs(report))
+    assert report.as_dict()["signatures"][0]["timestamp_time"] is None
+
+
+# --- levels claimed from a DSS that proves nothing ---------------------------------------------
+
+
+def _chain_crls(signer, dev_pki) -> list[bytes]:  # noqa: F811
+    """The CRLs of the signer's chain (issuing CA's and root's), from the dev PKI's server."""
+    chain = [signer.signing_cert, *load_certs([dev_pki.issuing_ca_cert])]
+    return [crl.dump() for crl in fetch_crls(chain)]
+
+
+def test_a_dss_written_after_the_last_stamp_is_not_archived(b_t, short_lived, dev_pki, pki_server,  # noqa: F811
+                                                            timeline):
+    """B-T signature, a document timestamp, then a DSS in a later update that no stamp
+    covers: the validation data are not protected by an archive timestamp, so B-LT, not
+    B-LTA (ETSI EN 319 142-1: the document timestamp of B-LTA covers the DSS)."""
+    crls = _chain_crls(short_lived, dev_pki)
+    assert len(crls) == 2
+    assert verify_pdf(add_dss(b_t, crls=crls), trust=[dev_pki.root_cert]).signatures[0].level is Level.B_LT
+    pdf = add_dss(_stamp(b_t, dev_pki), crls=crls)
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    assert sig.level is Level.B_LT
+
+
+def test_a_dss_with_a_strangers_crl_makes_no_b_lt(b_t, stranger_crl, dev_pki, pki_server, timeline):  # noqa: F811
+    """A DSS holding only a CRL of an unrelated CA says nothing about the signer's chain:
+    B-T, not B-LT (EU DSS: no revocation data for the signing certificate, no LT level)."""
+    pdf = add_dss(b_t, crls=[stranger_crl])
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    assert sig.level is Level.B_T
+
+
+def test_a_b_b_stamped_over_a_strangers_crl_is_not_b_lta(b_b, stranger_crl, dev_pki, pki_server, timeline):  # noqa: F811
+    """B-B, a genuine stamp (T evidence), a DSS with only an unrelated CA's CRL, a genuine
+    stamp over it: the layout of B-LTA without its validation data. B-T."""
+    pdf = _stamp(add_dss(_stamp(b_b, dev_pki), crls=[stranger_crl]), dev_pki)
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.later)
+    [sig] = report.signatures
+    assert [d.passed for d in _docs(report)] == [True, True]
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes  # the stamp proves existence
+    assert sig.level is Level.B_T
