@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, union
@@ -56,7 +56,7 @@ class GcReport:
     deleted: int = 0                     # files deleted (orphans and temporary files)
     deleted_bytes: int = 0
     claimed: int = 0                     # orphans a put claimed while we looked: kept
-    deleted_names: list[str] = field(default_factory=list)   # blob hashes, the first LISTED
+    deleted_names: list[str] = field(default_factory=list)   # blob hashes (see `collect`)
 
     def to_json(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "deleted_names"}
@@ -115,11 +115,16 @@ def check_grace(older_than: dt.timedelta) -> None:
 
 
 def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
-            now_ns: int | None = None) -> GcReport:
+            now_ns: int | None = None,
+            audit: Callable[[GcReport], None] | None = None) -> GcReport:
     """Find (and unless ``report.dry_run`` delete) the blobs nothing refers to, unused for
     longer than ``report.older_than``, counting into ``report`` as it goes (what was deleted
     before an error is in it); ``conn`` is a reading connection. The file times are the file
-    system's, so the cut-off is the wall clock's (``now_ns``: nanoseconds since the epoch)."""
+    system's, so the cut-off is the wall clock's (``now_ns``: nanoseconds since the epoch).
+    ``audit``: called with the report each time ``LISTED`` blobs were deleted (their hashes
+    in ``report.deleted_names``, emptied after the call), so that every deleted blob is named
+    by some audit event, also in a long run killed part-way; without it only the first
+    ``LISTED`` are named."""
     check_grace(report.older_than)
     cutoff = ((time.time_ns() if now_ns is None else now_ns)
               - int(report.older_than.total_seconds() * 1e9))
@@ -131,7 +136,7 @@ def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
             if blob.last_used_ns < cutoff:
                 report.temporary += 1
                 report.temporary_bytes += blob.size
-                _delete(blobs, blob.name, cutoff, report)
+                _delete(blobs, blob.name, cutoff, report, audit)
             continue
         report.blobs += 1
         report.blob_bytes += blob.size
@@ -148,11 +153,12 @@ def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
         else:
             report.orphans += 1
             report.orphan_bytes += blob.size
-            _delete(blobs, blob.name, cutoff, report)
+            _delete(blobs, blob.name, cutoff, report, audit)
     return report
 
 
-def _delete(blobs: BlobStore, name: str, cutoff: int, report: GcReport) -> None:
+def _delete(blobs: BlobStore, name: str, cutoff: int, report: GcReport,
+            audit: Callable[[GcReport], None] | None) -> None:
     if report.dry_run:
         return
     freed = blobs.remove_unused(name, unused_since_ns=cutoff)
@@ -163,3 +169,6 @@ def _delete(blobs: BlobStore, name: str, cutoff: int, report: GcReport) -> None:
     report.deleted_bytes += freed
     if "/" not in name and len(report.deleted_names) < LISTED:      # a blob, not a temporary file
         report.deleted_names.append(name)
+        if audit is not None and len(report.deleted_names) == LISTED:
+            audit(report)
+            report.deleted_names.clear()

@@ -371,22 +371,29 @@ class Store(BatchSteps, SigningSteps):
         """Delete (unless ``dry_run``) the blobs nothing refers to whose last use is older than
         ``older_than`` (default 24 h, at least 10 min), and temporary files killed writes left
         (`store.gc`); a `store.gc.GcReport`. A run that deleted something writes a
-        ``blobs_collected`` audit event (counts, bytes, the first deleted hashes), also when it
-        stopped on an error part-way."""
+        ``blobs_collected`` audit event (counts and bytes so far, the hashes deleted since the
+        run's previous event) after every 1,000 deleted blobs and at its end, also when it
+        stopped on an error part-way; the report's ``deleted_names`` are the last event's."""
         from store import gc
 
         _text("actor", actor, 128)
         report = gc.GcReport(dry_run=dry_run,
                              older_than=gc.DEFAULT_GRACE if older_than is None else older_than)
         gc.check_grace(report.older_than)
-        try:
-            with self._read_engine.connect() as conn:
-                gc.collect(conn, self.blobs, report)
-        finally:
-            if report.deleted:
+        audited = [0]                        # deletions named by the events written so far
+
+        def audit(part: gc.GcReport) -> None:
+            if part.deleted > audited[0]:
                 with self._write() as s:
                     self._audit(s, self._clock(), actor, Action.BLOBS_COLLECTED, None, {
-                        **report.to_json(), "deleted_sha256": report.deleted_names})
+                        **part.to_json(), "deleted_sha256": list(part.deleted_names)})
+                audited[0] = part.deleted
+
+        try:
+            with self._read_engine.connect() as conn:
+                gc.collect(conn, self.blobs, report, audit=audit)   # an event per 1,000 deleted
+        finally:
+            audit(report)
         return report
 
     # -- internals ---------------------------------------------------------------------------

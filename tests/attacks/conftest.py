@@ -1,2 +1,2 @@
-"""Attacks on what this session built (gc-blobs, the signing cookie, the NCA test-identity gate):
-each test is a finding, kept as a regression test once fixed."""
+"""Attack tests: each one is a finding (kept as a regression test once fixed) or a guard an
+attack could not break. Fixtures a module needs are defined or imported in that module."""
