@@ -110,19 +110,28 @@ def _iso(value) -> str | None:
 
 
 def _ocsp_summary(response: ocsp.OCSPResponse) -> dict[str, Any]:
-    tbs = response["response_bytes"]["response"].parsed["tbs_response_data"]
-    single = tbs["responses"][0] if len(tbs["responses"]) else None
-    return {"sha256": hashlib.sha256(response.dump()).hexdigest(),
-            "produced_at": _iso(tbs["produced_at"].native),
-            "this_update": _iso(single["this_update"].native) if single is not None else None,
-            "next_update": _iso(single["next_update"].native) if single is not None else None,
-            "der": base64.b64encode(response.dump()).decode("ascii")}
+    der = response.dump()
+    out: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        tbs = response["response_bytes"]["response"].parsed["tbs_response_data"]
+        single = tbs["responses"][0] if len(tbs["responses"]) else None
+        out.update(produced_at=_iso(tbs["produced_at"].native),
+                   this_update=_iso(single["this_update"].native) if single is not None else None,
+                   next_update=_iso(single["next_update"].native) if single is not None else None)
+    except Exception:  # noqa: BLE001 - a CMS may carry an answer that is not a successful one
+        out["readable"] = False
+    out["der"] = base64.b64encode(der).decode("ascii")
+    return out
 
 
 def _crl_summary(crl: asn1_crl.CertificateList) -> dict[str, Any]:
-    tbs = crl["tbs_cert_list"]
-    return {"sha256": hashlib.sha256(crl.dump()).hexdigest(), "this_update": _iso(tbs["this_update"].native),
-            "next_update": _iso(tbs["next_update"].native)}
+    out: dict[str, Any] = {"sha256": hashlib.sha256(crl.dump()).hexdigest()}
+    try:
+        tbs = crl["tbs_cert_list"]
+        out.update(this_update=_iso(tbs["this_update"].native), next_update=_iso(tbs["next_update"].native))
+    except Exception:  # noqa: BLE001
+        out["readable"] = False
+    return out
 
 
 def carried_revinfo(signed_data: cms.SignedData, signer_info: cms.SignerInfo
