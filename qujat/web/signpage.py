@@ -43,7 +43,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -337,7 +337,9 @@ def _pages(request: Request) -> _Pages:
 
 # -- access logs ------------------------------------------------------------------------------
 
-_TICKET_IN_QUERY = re.compile(r"(?<=[?&;])ticket=[^&;\s\"]*")
+#: A name=value pair of a query in a log line; its name is compared once decoded, as the page
+#: decodes it (``%74icket=`` is a ticket too).
+_QUERY_PAIR = re.compile(r"(?<=[?&;])([^=&;\s\"?]*)=[^&;\s\"]*")
 #: Servers' access loggers, which write a request's path with its query string.
 ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access", "hypercorn.access")
 
@@ -348,12 +350,17 @@ class RedactTickets(logging.Filter):
     official (a proxy in front logs on its own: configure it likewise)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "ticket=" in a for a in record.args):
-            record.args = tuple(_TICKET_IN_QUERY.sub("ticket=<redacted>", a) if isinstance(a, str) else a
-                                for a in record.args)
-        elif isinstance(record.msg, str) and "ticket=" in record.msg and not record.args:
-            record.msg = _TICKET_IN_QUERY.sub("ticket=<redacted>", record.msg)
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "=" in a for a in record.args):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and "=" in record.msg and not record.args:
+            record.msg = _redact(record.msg)
         return True
+
+
+def _redact(text: str) -> str:
+    """``text`` with the value of every query pair whose decoded name is ``ticket`` redacted."""
+    return _QUERY_PAIR.sub(lambda m: f"{m.group(1)}=<redacted>" if unquote_plus(m.group(1)) == "ticket"
+                           else m.group(0), text)
 
 
 _REDACT_TICKETS = RedactTickets()

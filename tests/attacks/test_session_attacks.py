@@ -244,6 +244,93 @@ def test_an_absurd_grace_period_is_a_usage_error(capsys):
     assert "--older-than" in err and "Traceback" not in err
 
 
+# -- 2. the signing page's ticket cookie -------------------------------------------------------
+
+@pytest.fixture
+def sign_env(tmp_path):
+    """A runtime with a store only (no LibreOffice: the cookie's rules run before any page is
+    drawn), two records awaiting a signature, a ticket for the first, and the signing routes."""
+    from fastapi import FastAPI
+
+    from qujat import signflow
+    from qujat.runtime import open_runtime
+    from qujat.service import Caller
+    from qujat.settings import Settings
+    from qujat.web.signpage import make_sign_router
+    from tests.store.test_store_signing import _awaiting
+
+    with open_runtime(Settings(data_dir=tmp_path / "data"), convert=False, store=True) as rt:
+        a, b = _awaiting(rt.store), _awaiting(rt.store)
+        ticket = signflow.issue_ticket(rt, a.id, caller=Caller("attacks", "attacks")).ticket
+        app = FastAPI()
+        app.state.runtime = rt
+        app.include_router(make_sign_router())
+        yield app, a, b, ticket
+
+
+def test_the_ticket_cookie_opens_its_record_only_and_the_redirect_stays_home(sign_env):
+    """Guard: behind a root path, the link's first request answers 303 to the record's own
+    canonical path (relative: no other host, whatever the query carries; a CR/LF in ``lang``
+    stays encoded), the cookie is HttpOnly, SameSite=Lax and scoped to that record's path,
+    Secure only over HTTPS (also as a TLS-terminating proxy says it); the same ticket in a
+    cookie sent to another record's page, page image or signature POST is refused (403), and a
+    cross-site form POST (text/plain, no cookie: SameSite) has no ticket at all."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from fastapi.testclient import TestClient
+
+    from qujat.web.signpage import TICKET_COOKIE
+
+    app, a, b, ticket = sign_env
+    with TestClient(app, root_path="/qujat", follow_redirects=False) as c:
+        first = c.get(f"/sign/{str(a.id).upper()}",
+                      params={"ticket": ticket, "lang": "ru\r\nSet-Cookie: evil=1", "next": "//evil.example/x"})
+        assert first.status_code == 303, first.text
+        where = urlsplit(first.headers["location"])
+        assert (where.scheme, where.netloc, where.path) == ("", "", f"/qujat/sign/{a.id}")
+        assert parse_qs(where.query) == {"lang": ["ru\r\nSet-Cookie: evil=1"], "next": ["//evil.example/x"]}
+        assert ticket not in first.headers["location"] and "evil" not in first.headers.get("set-cookie", "").split(";")[0]
+        cookie = [p.strip().lower() for p in first.headers["set-cookie"].split(";")]
+        assert cookie[0] == f"{TICKET_COOKIE}={ticket}".lower()
+        assert {"httponly", "samesite=lax", f"path=/qujat/sign/{a.id}"} <= set(cookie) and "secure" not in cookie
+        proxied = c.get(f"/sign/{a.id}", params={"ticket": ticket}, headers={"x-forwarded-proto": "https"})
+        assert "secure" in [p.strip().lower() for p in proxied.headers["set-cookie"].split(";")]
+
+        c.cookies.clear()
+        theirs = {"Cookie": f"{TICKET_COOKIE}={ticket}"}
+        assert c.get(f"/sign/{b.id}", headers=theirs).status_code == 403
+        assert c.get(f"/sign/{b.id}/pages/1.png", headers=theirs).status_code == 403
+        posted = c.post(f"/sign/{b.id}/signature", content=b'{"cms": "MA=="}', headers=theirs)
+        assert posted.status_code == 403 and posted.json()["code"] == "ticket_invalid"
+        cross_site = c.post(f"/sign/{a.id}/signature", content=b'{"cms": "MA==", "x": "="}',
+                            headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
+        assert cross_site.status_code == 403
+
+
+def test_a_percent_encoded_ticket_key_is_redacted_too(sign_env):
+    """``?%74icket=…`` is a ticket to the page (the query's names are decoded), but the access
+    log writes the query as it came and the redaction looked for ``ticket=`` only: the
+    ticket was written to the log."""
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from qujat.web.signpage import RedactTickets
+
+    app, a, _b, ticket = sign_env
+    with TestClient(app, follow_redirects=False) as c:
+        moved = c.get(f"/sign/{a.id}?%74icket={ticket}&lang=kk")
+        assert moved.status_code == 303 and ticket in moved.headers["set-cookie"]
+    for query in (f"%74icket={ticket}&lang=kk", f"lang=kk&%74%69cket={ticket}", f"ticket={ticket}",
+                  f"lang=kk;ticket={ticket}"):
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                                   '%s - "%s %s HTTP/%s" %d',
+                                   ("127.0.0.1:5000", "GET", f"/sign/{a.id}?{query}", "1.1", 303), None)
+        assert RedactTickets().filter(record)
+        line = record.getMessage()
+        assert ticket not in line and "<redacted>" in line and f"/sign/{a.id}?" in line, line
+
+
 # -- 3. the NCA test-identity gate -------------------------------------------------------------
 
 TODAY = dt.date(2026, 11, 29)
