@@ -45,9 +45,9 @@ referenced, no audit event; the refusal is logged without personal data beyond t
 5. our verifier on the signed result (`signing.verify.verify_pdf`, the runtime's anchors and
    fetch policy, at now): every signature TOTAL_PASSED — intact, trusted, not revoked (422
    ``revoked`` / ``verification_failed``); an earlier official's signature that fails now only
-   because its certificate expired since passes if it passes at the time the service took it. Offline (the default fetch policy) it reads
-   the revocation data the document carries; with ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the
-   whole chain are fetched.
+   because its certificate expired since passes if it passes at the time the service took it.
+   Offline (the default fetch policy) it reads the revocation data the document carries; with
+   ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the whole chain are fetched.
 
 Tickets for the official's signing page (`issue_ticket`): 256 random bits, only their SHA-256
 stored, good for one record's current step, until they expire, once (used in the signature's own

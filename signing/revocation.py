@@ -15,11 +15,13 @@ already ends at a trust anchor:
    fetched.
 
 What decides is pyhanko-certvalidator on the path with exactly that data, at the moment:
-the answer must be signed by the issuer (or a responder it delegated to), and fresh by the
+the answer must be signed by the issuer (or a responder it delegated to) and fresh by the
 freshness rule: ``thisUpdate`` at most :data:`CLOCK_SKEW` after the moment and the moment not
 after ``nextUpdate`` (an OCSP answer without ``nextUpdate``: within 30 minutes of its
 ``thisUpdate``, certvalidator's default). The end-entity certificate needs such data (CRL or
-OCSP); certificates above it are checked with what is at hand, if anything (soft).
+OCSP); certificates above it are checked with what is at hand, if anything (soft). A CRL
+issued by a trust anchor that is not self-signed (the NCA's issuing CA when its root is not
+configured), which certvalidator cannot place, is checked here by the same rules.
 
 The outcome (:class:`RevocationCheck`) is ``good``, ``revoked`` or ``unknown`` (nothing
 usable: no URL, network down, stale or badly signed answers), with the data that decided it;
@@ -231,10 +233,49 @@ def check_signer(cert: x509.Certificate, *, others: Iterable[x509.Certificate], 
         crl = fetcher.crl(cert, sources)
         if crl is not None:
             status, when = _judge(cert, others, anchors, at, (crl,), ())
+            if status == UNKNOWN and issuer_cert is not None and _is_intermediate_anchor(issuer_cert, anchors):
+                status, when = _by_anchor_crl(cert, issuer_cert, crl, at)
             if status != UNKNOWN:
                 return RevocationCheck(status, issuer, "crl", (), (crl,), when, notes=tuple(fetcher.notes))
     return RevocationCheck(UNKNOWN, issuer, reason=_unknown_reason(sources, fetcher, carried_crls or carried_ocsps),
                            notes=tuple(fetcher.notes))
+
+
+def _is_intermediate_anchor(cert: x509.Certificate, anchors: list[x509.Certificate]) -> bool:
+    return cert.self_signed == "no" and any(a.sha256 == cert.sha256 for a in anchors)
+
+
+def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_crl.CertificateList,
+                   at: datetime) -> tuple[str, datetime | None]:
+    """A CRL issued by a trust anchor that is not self-signed (the NCA's issuing CA when its
+    root is not configured): pyhanko-certvalidator cannot build the CRL issuer's path then, so
+    it is judged here: a complete CRL (no delta, no partial scope) of that issuer, signed by
+    its key, fresh at ``at`` by the module's rule, then the serial number looked up."""
+    from cryptography import x509 as cx509
+
+    try:
+        tbs = crl["tbs_cert_list"]
+        if crl.issuer != issuer.subject or crl.delta_crl_indicator_value is not None:
+            return UNKNOWN, None
+        scope = crl.issuing_distribution_point_value
+        if scope is not None and any(scope[k].native for k in ("only_contains_user_certs", "only_contains_ca_certs",
+                                                                 "only_contains_attribute_certs", "indirect_crl")):
+            return UNKNOWN, None
+        if scope is not None and scope["only_some_reasons"].native:
+            return UNKNOWN, None
+        this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
+        if next_update is None or not this_update - CLOCK_SKEW <= at <= next_update + CLOCK_SKEW:
+            return UNKNOWN, None
+        parsed = cx509.load_der_x509_crl(crl.dump())
+        if not parsed.is_signature_valid(cx509.load_der_x509_certificate(issuer.dump()).public_key()):
+            return UNKNOWN, None
+        entry = parsed.get_revoked_certificate_by_serial_number(cert.serial_number)
+    except Exception:  # noqa: BLE001 - unparsable or an unsupported key: not usable
+        return UNKNOWN, None
+    if entry is None:
+        return GOOD, None
+    revoked_on = entry.revocation_date_utc
+    return (REVOKED, revoked_on) if revoked_on <= at + CLOCK_SKEW else (GOOD, None)
 
 
 def _unknown_reason(sources, fetcher: Fetcher, had_carried) -> str:

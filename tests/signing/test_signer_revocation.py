@@ -116,7 +116,8 @@ def _carrying(der: bytes, *answers: ocsp.OCSPResponse, junk: int = 0) -> tuple[c
     choices += [cms.RevocationInfoChoice(name="other", value={"other_rev_info_format": "1.2.3.4",
                                                               "other_rev_info": core.OctetString(b"x")})] * junk
     sd["crls"] = cms.RevocationInfoChoices(choices)
-    sd = cms.ContentInfo.load(cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump(force=True))["content"]
+    whole = cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump(force=True)
+    sd = cms.ContentInfo.load(whole)["content"]
     return sd, sd["signer_infos"][0]
 
 
@@ -160,3 +161,22 @@ def test_details_of_an_unsuccessful_answer_do_not_fail(dev_signer, chain):
     refused = ocsp.OCSPResponse({"response_status": "unauthorized"})
     details = RevocationCheck(GOOD, "X", "cms", (refused,)).details()
     assert details["ocsp"][0]["readable"] is False and details["ocsp"][0]["der"]
+
+
+def test_a_crl_of_a_trust_anchor_that_is_not_self_signed(dev_pki, pki_server, dev_signer, chain):
+    """The issuing CA as the only anchor (as with the NCA's test CA, whose root is not
+    published): pyhanko-certvalidator cannot place its CRL, check_signer judges it itself."""
+    issuing = chain[0]
+    dead = FetchPolicy(allow_private=True, mirrors={dev_pki.ocsp_url: "http://127.0.0.1:9/ocsp"})
+    for label, status in (("individual", GOOD), ("revoked-employee", REVOKED)):
+        check = check_signer(dev_signer(label).signing_cert, others=[], anchors=issuing, at=_now(), policy=dead)
+        assert (check.status, check.source) == (status, "crl"), label
+    stale = check_signer(dev_signer("individual").signing_cert, others=[], anchors=issuing,
+                         at=_now() + dt.timedelta(days=2), policy=dead)
+    assert stale.status == UNKNOWN
+    # another CA's CRL is not taken for it
+    from signing.revocation import _by_anchor_crl
+
+    crl = Fetcher(FetchPolicy(enabled=True, allow_private=True)).crl(dev_signer("individual").signing_cert)
+    root = chain[1][0]
+    assert _by_anchor_crl(dev_signer("revoked-employee").signing_cert, root, crl, _now()) == (UNKNOWN, None)
