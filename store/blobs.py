@@ -28,7 +28,6 @@ import os
 import secrets
 import stat as stat_module
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +70,9 @@ class BlobStore(Protocol):
         """Every blob, by SHA-256 ascending, and the temporary files killed writes left
         (``restore``: blobs a killed collection took out go back first; else they are listed
         where they are and nothing is changed)."""
+
+    def clock_ns(self) -> int:
+        """Now, by the clock that stamps the blob files (nanoseconds since the epoch)."""
 
     def remove_unused(self, name: str, *, unused_since_ns: int) -> int | None:
         """Delete the blob or temporary file ``name`` (as `scan` names it) unless it was used at
@@ -184,6 +186,17 @@ class FileBlobStore:
                     yield BlobFile(name=f"{folder}/{name}", size=st.st_size,
                                    last_used_ns=_last_used(st), temporary=True)
 
+    def clock_ns(self) -> int:
+        """Now by the clock that stamps this folder's files: a new file's mtime (on a shared
+        mount, the file server's clock, which the writers' times come from too; a machine's
+        own clock may be off by more than a grace period)."""
+        fd, probe = tempfile.mkstemp(dir=self.root, prefix=".clock-")
+        try:
+            return os.fstat(fd).st_mtime_ns
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+
     def remove_unused(self, name: str, *, unused_since_ns: int) -> int | None:
         if "/" in name:                        # a temporary file: nothing claims it
             folder, _, base = name.partition("/")
@@ -220,15 +233,22 @@ class FileBlobStore:
 
 def _claim(target: Path, size: int) -> bool:
     """True if ``target`` holds ``size`` bytes (the blob is there) and is now claimed: its atime
-    set to now, its mtime kept (the module docstring). False if it must be written."""
+    set to now, its mtime kept (the module docstring). False if it must be written.
+
+    "Now" is the file system's clock, the one that stamps a write's mtime (a file server's on a
+    shared mount: NFS sets it to the server's time), never this machine's, which may be behind:
+    the times are set to now by the file system, then the mtime is put back."""
     try:
         st = target.stat()
         if st.st_size != size:
             return False
-        os.utime(target, ns=(time.time_ns(), st.st_mtime_ns))
-        return True
+        os.utime(target)                           # atime and mtime: the file system's now
+        claimed = os.stat(target).st_atime_ns
     except (FileNotFoundError, PermissionError):   # gone, or another user's: write it anew
         return False
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        os.utime(target, ns=(claimed, st.st_mtime_ns))   # not rewritten: its mtime as it was
+    return True
 
 
 def _put_back(taken: Path, target: Path) -> None:

@@ -18,7 +18,6 @@ store lists in the same order: memory does not grow with the archive.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -120,13 +119,14 @@ def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
     """Find (and unless ``report.dry_run`` delete) the blobs nothing refers to, unused for
     longer than ``report.older_than``, counting into ``report`` as it goes (what was deleted
     before an error is in it); ``conn`` is a reading connection. The file times are the file
-    system's, so the cut-off is the wall clock's (``now_ns``: nanoseconds since the epoch).
+    system's, so the cut-off is too (`BlobStore.clock_ns`: on a shared mount, the file server's
+    clock, whatever this machine's says; ``now_ns``: nanoseconds since the epoch).
     ``audit``: called with the report each time ``LISTED`` blobs were deleted (their hashes
     in ``report.deleted_names``, emptied after the call), so that every deleted blob is named
     by some audit event, also in a long run killed part-way; without it only the first
     ``LISTED`` are named."""
     check_grace(report.older_than)
-    cutoff = ((time.time_ns() if now_ns is None else now_ns)
+    cutoff = ((blobs.clock_ns() if now_ns is None else now_ns)
               - int(report.older_than.total_seconds() * 1e9))
     refs = referenced_hashes(conn)
     ref, previous = next(refs, None), ""

@@ -208,6 +208,43 @@ def test_every_deleted_blob_is_named_in_the_audit_trail(both_store):
     assert [e["deleted"] for e in events] == [1000, 2000, 2345]
 
 
+def _skew_clock(monkeypatch, offset: float) -> None:
+    """This process's wall clock ``offset`` seconds off (as a machine whose clock is wrong);
+    the file system's clock (the kernel's, a file server's) is not."""
+    real_ns, real = time.time_ns, time.time
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + int(offset * 1e9))
+    monkeypatch.setattr(time, "time", lambda: real() + offset)
+
+
+def test_a_writer_whose_clock_is_behind_still_claims_the_blob(sqlite_store, monkeypatch):
+    """Machines share the blob mount. The retry on a worker whose clock is 2 h behind claimed
+    the old orphan with ITS time as the atime; the collector (right clock, --older-than 1h)
+    took that for an old use and deleted the blob under the retry's transaction. A claim must
+    be stamped by the file system's clock (as a write's mtime is), not the writer's."""
+    store = sqlite_store
+    data = b"%PDF-1.7 an orphan retried on a worker whose clock is behind"
+    sha = store.blobs.put(data)
+    _age(store.blobs.path(sha))
+    _skew_clock(monkeypatch, -2 * 3600)
+    assert store.blobs.put(data) == sha                      # the worker's retry claims it
+    monkeypatch.undo()
+
+    run = store.collect_blobs(actor="cli:operator", older_than=dt.timedelta(hours=1))
+    assert run.deleted == 0 and store.blobs.get(sha) == data
+
+
+def test_a_collector_whose_clock_is_ahead_keeps_young_blobs(sqlite_store, monkeypatch):
+    """The collector runs on a machine whose clock is 2 h ahead: with --older-than 1h, a blob a
+    live transaction wrote a moment ago looked 2 h old and went. The cut-off must be taken from
+    the clock that stamps the blob files."""
+    store = sqlite_store
+    fresh = store.blobs.put(b"%PDF-1.7 written a moment ago by a live transaction")
+    _skew_clock(monkeypatch, 2 * 3600)
+    run = store.collect_blobs(actor="cli:operator", older_than=dt.timedelta(hours=1))
+    monkeypatch.undo()
+    assert run.deleted == 0 and store.blobs.exists(fresh)
+
+
 @pytest.mark.slow
 def test_gc_blobs_against_another_database_deletes_nothing(tmp_path, data_dir):
     """The operator's cron job lacks DATABASE_URL (the archive is in PostgreSQL, or in another
