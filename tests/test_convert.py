@@ -235,13 +235,16 @@ def test_killed_worker_mid_batch_loses_no_document(tmp_path):
         before = p.worker_pids()
         assert all(before)
         done = []
-        killed = threading.Event()
+        killed, lock = threading.Event(), threading.Lock()
 
         def job(d):
             pdf = p.convert(d)
-            done.append(pdf)
-            if len(done) == 2 and not killed.is_set():
-                killed.set()
+            with lock:     # two jobs ending together must not both kill (nor both skip) it
+                done.append(pdf)
+                kill = len(done) >= 2 and not killed.is_set()
+                if kill:
+                    killed.set()
+            if kill:
                 os.kill(before[0], signal.SIGKILL)  # kill -9 a LibreOffice mid-batch
             return pdf
 
@@ -327,7 +330,10 @@ def test_queue_timeout_and_closed_pool():
     try:
         t = threading.Thread(target=p.convert, args=(big,))
         t.start()
-        time.sleep(0.2)  # the only worker is busy with the big document
+        deadline = time.monotonic() + 30  # until the only worker is busy with the big document
+        while p.wait_idle(0):             # (a fixed 0.2 s assumed the thread ran by then)
+            assert time.monotonic() < deadline, "the big document never took the worker"
+            time.sleep(0.01)
         with pytest.raises(PoolBusyError) as busy:
             p.convert(DOCX)
         assert isinstance(busy.value, DocgenError)
