@@ -579,10 +579,20 @@ def _modified_after(status: PdfSignatureStatus, sig_field_names: set[str]) -> bo
     return not set(diff.changed_form_fields) <= sig_field_names
 
 
+def _as_of(reader: PdfFileReader, value, revision: int):
+    """``value`` as it stood in ``revision``: an indirect object looked up from that
+    revision's cross-reference section back (one dictionary lookup when the revision writes
+    it; a historical resolver would scan every revision for every object it reads)."""
+    if isinstance(value, generic.IndirectObject):
+        return reader.get_object(value.reference, revision=revision)
+    return value
+
+
 def _dss_revinfo_revisions(reader: PdfFileReader) -> tuple[int, ...]:
     """The revisions that write the DSS (its dictionary, or the catalog holding it
     directly) and leave it holding CRLs or OCSP responses. Only revisions that write the
-    catalog or the DSS are read in full; () for a DSS that cannot be followed."""
+    catalog or the DSS are read, each object as of that revision; () for a DSS that cannot
+    be followed."""
     out: list[int] = []
     try:
         dss_key: tuple[int, int] | None = None
@@ -592,17 +602,20 @@ def _dss_revinfo_revisions(reader: PdfFileReader) -> tuple[int, ...]:
                 continue
             root = reader.trailer.raw_get("/Root", revision=revision)
             root_key = (root.idnum, root.generation)
+            raw = None
             if root_key in written:  # the catalog rewritten: the DSS may be new, or direct
-                root_dict = reader.get_historical_resolver(revision).root
+                root_dict = _as_of(reader, root, revision)
                 raw = root_dict.raw_get("/DSS") if "/DSS" in root_dict else None
                 dss_key = (raw.idnum, raw.generation) if isinstance(raw, generic.IndirectObject) else None
                 touched = raw is not None and (dss_key is None or dss_key in written)
             else:
                 touched = dss_key is not None and dss_key in written
+                if touched:
+                    raw = generic.IndirectObject(dss_key[0], dss_key[1], reader)
             if not touched:
                 continue
-            dss = reader.get_historical_resolver(revision).root["/DSS"]
-            if len(dss.get("/CRLs", ())) or len(dss.get("/OCSPs", ())):
+            dss = _as_of(reader, raw, revision)
+            if any(len(_as_of(reader, dss.raw_get(k), revision)) for k in ("/CRLs", "/OCSPs") if k in dss):
                 out.append(revision)
     except Exception:  # noqa: BLE001 - a hostile catalog or DSS: no revision is credited with data
         log.info("the DSS revisions cannot be read", exc_info=True)
