@@ -10,7 +10,13 @@ that no row names. `collect` finds and deletes them:
 - a blob is deleted only if nothing refers to it AND its last use (written, or claimed by a put
   that found it there: store.blobs) is older than the grace period, so that a blob a live
   transaction is about to refer to is never touched;
-- temporary files of killed writes older than the grace period go too.
+- the times and the cut-off are the file system's clock (a file server's on a shared mount),
+  never a machine's own, which may be off by more than the grace period;
+- temporary files of killed writes older than the grace period go too;
+- every deleted blob is named by a ``blobs_collected`` audit event (one per 1,000 deleted);
+- a dry run changes nothing in the blob folder (no rename, no probe file);
+- `check_pairing` refuses a database and a blob folder that are not one archive's (`qujat
+  gc-blobs` runs it first).
 
 The references are read as one sorted stream and merged with the blob files, which the blob
 store lists in the same order: memory does not grow with the archive.
@@ -18,6 +24,7 @@ store lists in the same order: memory does not grow with the archive.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -126,8 +133,9 @@ def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
     by some audit event, also in a long run killed part-way; without it only the first
     ``LISTED`` are named."""
     check_grace(report.older_than)
-    cutoff = ((blobs.clock_ns() if now_ns is None else now_ns)
-              - int(report.older_than.total_seconds() * 1e9))
+    if now_ns is None:    # a dry run writes no probe file: it counts by this machine's clock
+        now_ns = time.time_ns() if report.dry_run else blobs.clock_ns()
+    cutoff = now_ns - int(report.older_than.total_seconds() * 1e9)
     refs = referenced_hashes(conn)
     ref, previous = next(refs, None), ""
     # a dry run changes nothing, not even a killed collection's taken-out blob put back
