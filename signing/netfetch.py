@@ -639,7 +639,13 @@ _TSA_MAX_BYTES = 1 << 20
 @dataclass(frozen=True)
 class _Cached:
     value: object
+    fetched: datetime
     expires: datetime
+
+    def fresh(self, now: datetime) -> bool:
+        """Reusable at ``now``: not before it was fetched (a clock set back, by an NTP step
+        or a restored VM, must not stretch the reuse window) and before it expires."""
+        return self.fetched <= now < self.expires
 
 
 def _crl_next_update(crl: asn1_crl.CertificateList) -> datetime | None:
@@ -675,6 +681,11 @@ class RevocationCache:
     few minutes while a busy server still fetches about once per window instead of per
     signature.
 
+    A clock set back below an answer's fetch time ends its reuse too (the window is never
+    stretched by a clock step). At most ``max_entries`` answers are kept: every new one
+    drops the answers no longer fresh, then, if still too many, those that expire first
+    (a long-running process whose signers change, or many URLs, does not grow).
+
     CRLs are kept by URL (the leaves of one CA share its CRL), OCSP answers by certificate and
     issuer. One download per key at a time: threads that need the same expired answer wait
     for the one fetching it. ``clock`` (aware UTC) is the real time unless a test injects
@@ -688,9 +699,13 @@ class RevocationCache:
         max_age_s: float = DEFAULT_REVOCATION_MAX_AGE,
         timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], datetime] = _utc_now,
+        max_entries: int = 256,
     ):
         if max_age_s < 0:
             raise ValueError("max_age_s must not be negative")
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
         self.max_age = timedelta(seconds=max_age_s)
         self.timeout = timeout
         self._clock = clock
@@ -699,12 +714,28 @@ class RevocationCache:
         self._key_locks: dict[tuple, threading.Lock] = {}
         self.requests = 0
 
+    def __len__(self) -> int:
+        """How many answers are kept now."""
+        with self._lock:
+            return len(self._entries)
+
     def _fresh(self, key: tuple, now: datetime) -> tuple[bool, object]:
         with self._lock:
             hit = self._entries.get(key)
-        if hit is not None and now < hit.expires:
+        if hit is not None and hit.fresh(now):
             return True, hit.value
         return False, None
+
+    def _keep(self, key: tuple, cached: _Cached, now: datetime) -> None:
+        """Keep ``cached`` (under ``_lock``), dropping what is no longer fresh and, beyond
+        ``max_entries``, what expires first; and the per-key locks nobody holds."""
+        self._entries[key] = cached
+        entries = {k: v for k, v in self._entries.items() if v.fresh(now)}
+        if len(entries) > self.max_entries:
+            keep = sorted(entries, key=lambda k: entries[k].expires, reverse=True)[: self.max_entries]
+            entries = {k: entries[k] for k in keep}
+        self._entries = entries
+        self._key_locks = {k: lock for k, lock in self._key_locks.items() if k in entries or lock.locked()}
 
     def _get(self, key: tuple, kind: str, load: Callable[[Fetcher], T | None],
              next_update: Callable[[T], datetime | None]) -> T | None:
@@ -733,7 +764,7 @@ class RevocationCache:
                 if until is not None:
                     expires = min(expires, until - _VALIDITY_MARGIN)
                 if expires > now:
-                    self._entries[key] = _Cached(result, expires)
+                    self._keep(key, _Cached(result, now, expires), now)
                 else:
                     self._entries.pop(key, None)
             return result

@@ -226,3 +226,103 @@ def test_two_thousand_revisions_rewriting_the_dss_verify_in_linear_time(b_b_lta,
         assert report.indication is Indication.TOTAL_PASSED, sig.notes
         assert sig.level is Level.B_LTA
     assert t_big < 30  # pdfcheck's time budget is 60 s (wall time), the HTTP API's 4 s
+
+
+# --- the B-LT revocation cache -----------------------------------------------------------------
+
+
+class Clock:
+    """The real UTC time moved by ``offset``."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+def test_a_clock_set_back_does_not_stretch_the_reuse_window():
+    """An NTP step or a restored VM sets the clock back an hour just after a fetch: the
+    kept answer is not reused for that hour plus the window (a key revoked meanwhile would
+    keep signing here), it is fetched again and the new answer's window counts."""
+    ca, clock = RevCa(), Clock()
+    cache = RevocationCache(max_age_s=300, clock=clock)
+    with Responder() as responder:
+        leaf = ca.issue(ocsp_urls=[responder.url("/ocsp")])
+        responder.routes["/ocsp"] = (200, ca.ocsp_response(leaf.cert))
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        clock.offset = -timedelta(hours=1)
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        assert len(responder.seen) == 2
+        clock.offset = -timedelta(hours=1) + timedelta(seconds=290)  # the new answer's window
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        assert len(responder.seen) == 2
+        clock.offset = -timedelta(hours=1) + timedelta(seconds=310)
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None
+        assert len(responder.seen) == 3
+
+
+def test_many_urls_do_not_grow_the_cache_without_bound():
+    """300 distinct CRL URLs (a long-running process whose signers changed, or a chain
+    naming many): at most ``max_entries`` answers are kept, and an answer past its window
+    is dropped when the next one is kept, not kept forever."""
+    ca, clock = RevCa(), Clock()
+    cache = RevocationCache(max_age_s=300, clock=clock, max_entries=100)
+    with Responder() as responder:
+        responder.routes["/ca.crl"] = (200, ca.crl())
+        leaves = [ca.issue(f"LEAF {i}", crl=[responder.url(f"/ca.crl?n={i}")]) for i in range(300)]
+        for leaf in leaves:
+            assert cache.crl(leaf.asn1) is not None
+        assert len(cache) == 100 and len(responder.seen) == 300
+        assert cache.crl(leaves[-1].asn1) is not None and len(responder.seen) == 300  # the newest are kept
+        clock.offset = timedelta(seconds=301)
+        assert cache.crl(leaves[0].asn1) is not None
+        assert len(cache) == 1 and len(responder.seen) == 301
+
+
+def test_eight_threads_fetch_each_answer_once_while_old_ones_are_dropped():
+    """Eight threads ask for the same 40 CRLs in different orders while the cache keeps at
+    most 16: every call answers, nothing raises, and within one window every URL is fetched
+    at most once per eviction (here: no more than 40 + what eviction forced again)."""
+    ca = RevCa()
+    cache = RevocationCache(max_age_s=300, max_entries=16)
+    with Responder() as responder:
+        responder.routes["/ca.crl"] = (200, ca.crl())
+        leaves = [ca.issue(f"LEAF {i}", crl=[responder.url(f"/ca.crl?n={i}")]) for i in range(40)]
+        errors: list[BaseException] = []
+        answers: list[object] = []
+
+        def work(k: int) -> None:
+            try:
+                for leaf in leaves[k:] + leaves[:k]:
+                    answers.append(cache.crl(leaf.asn1))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(5 * k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors and len(answers) == 8 * 40 and all(a is not None for a in answers)
+        assert len(cache) <= 16
+        assert 40 <= len(responder.seen) <= 8 * 40
+
+
+def test_two_cas_of_one_name_never_share_an_ocsp_answer():
+    """Two CAs with the same name (a re-keyed CA, or an impostor) issue leaves with the same
+    serial: the answer kept for one leaf is never served for the other (the key is both
+    certificates' hashes, not the serial or the issuer's name)."""
+    first, second = RevCa("SAME NAME CA"), RevCa("SAME NAME CA")
+    cache = RevocationCache(max_age_s=300)
+    with Responder() as responder:
+        good = first.issue("A", ocsp_urls=[responder.url("/first")])
+        revoked = second.issue("A", ocsp_urls=[responder.url("/second")])
+        assert good.cert.serial_number == revoked.cert.serial_number
+        responder.routes["/first"] = (200, first.ocsp_response(good.cert))
+        responder.routes["/second"] = (200, second.ocsp_response(revoked.cert, revoked=True))
+        assert cache.ocsp(good.asn1, first.asn1).dump() == responder.routes["/first"][1]
+        answer = cache.ocsp(revoked.asn1, second.asn1)
+        assert answer.dump() == responder.routes["/second"][1]
+        single = answer["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]
+        assert single["cert_status"].name == "revoked"
