@@ -245,6 +245,57 @@ def test_a_collector_whose_clock_is_ahead_keeps_young_blobs(sqlite_store, monkey
     assert run.deleted == 0 and store.blobs.exists(fresh)
 
 
+def test_retries_racing_collections_never_commit_a_missing_blob(both_store):
+    """Guard, with real threads: again and again an old orphan (a failed issuance's files) is
+    issued again by its retry while a collection runs, released together; whatever the
+    interleaving, every committed version's files are there afterwards, and an annulled
+    record's files stay too."""
+    import threading
+
+    store = both_store
+    annulled = new_record(store, content=content("annulled"))
+    store.annul(annulled.id, "issued in error", actor="api-key:k1")
+    for i in range(25):
+        orphan = content(f"race {i}")
+        store.blobs.put_many((orphan.pdf, orphan.docx))     # a failed issuance's files
+        _age_all(store.blobs.root)
+        start, errors = threading.Barrier(2), []
+
+        def retry():
+            start.wait()
+            new_record(store, content=orphan)
+
+        def collection():
+            start.wait()
+            store.collect_blobs(actor="cli:operator", older_than=dt.timedelta(minutes=10))
+
+        threads = [threading.Thread(target=lambda f=f: _catch(f, errors)) for f in (retry, collection)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+    for record_id in [annulled.id, *(r.id for r in _records(store))]:
+        for v in store.versions(record_id):
+            assert store.blobs.get(v.pdf_sha256) and store.blobs.get(v.docx_sha256)
+
+
+def _catch(f, errors: list) -> None:
+    try:
+        f()
+    except BaseException as e:          # noqa: BLE001 - reported by the test's thread
+        errors.append(e)
+
+
+def _records(store):
+    from sqlalchemy import select
+
+    from store.orm import RecordRow
+
+    with store.engine.connect() as conn:
+        return conn.execute(select(RecordRow.__table__.c.id)).all()
+
+
 @pytest.mark.slow
 def test_gc_blobs_against_another_database_deletes_nothing(tmp_path, data_dir):
     """The operator's cron job lacks DATABASE_URL (the archive is in PostgreSQL, or in another
