@@ -30,6 +30,10 @@ from one `Settings`. Secrets are never held: a signing key's password is named b
 | QUJAT_FETCH_TIME_BUDGET       | 10                            | seconds all fetches of one verification    |
 | QUJAT_NCALAYER_URL            | wss://127.0.0.1:13579         | where the signing page's script finds      |
 |                               |                               | NCALayer on the official's computer        |
+| QUJAT_SIGNATURE_REVOCATION    | require                       | an official's certificate's revocation     |
+|                               |                               | status when the CMS is taken: require      |
+|                               |                               | (unknown → 503), try (unknown accepted),   |
+|                               |                               | off (not checked)                          |
 | QUJAT_REVOCATION_MAX_AGE      | 300                           | seconds a CRL/OCSP answer of the signer's  |
 |                               |                               | chain is reused (never past nextUpdate)    |
 | QUJAT_ALLOW_NCA_TEST_IDENTITIES | false                       | accept the NCA's test person/organisation  |
@@ -58,6 +62,7 @@ from kazakhstan.dates import DEFAULT_TIMEZONE, today_in
 __all__ = ["Settings", "SettingsError", "available_cpus", "SIGN_LEVELS"]
 
 SIGN_LEVELS = ("B-B", "B-T", "B-LT")    # what an issued document may be signed at
+SIGNATURE_REVOCATION_MODES = ("require", "try", "off")     # QUJAT_SIGNATURE_REVOCATION
 DEFAULT_NCALAYER_URL = "wss://127.0.0.1:13579"    # where NCALayer listens on an official's computer
 
 
@@ -127,6 +132,9 @@ class Settings:
     # seconds a CRL/OCSP answer of a signer's chain is reused for B-LT signing, never past its
     # nextUpdate minus a minute (QUJAT_REVOCATION_MAX_AGE; 0: fetched for every signature)
     revocation_max_age: float = 300.0
+    # an official's certificate's revocation status when the CMS is taken (qujat.signflow):
+    # require (else 503, nothing changes), try (unknown accepted, audited), off (not checked)
+    signature_revocation: str = "require"
 
     def __post_init__(self) -> None:
         url = urlsplit(self.public_base_url)
@@ -143,6 +151,9 @@ class Settings:
                                 "(more than two heartbeats of a batch worker)")
         if self.pool_size < 1:
             raise SettingsError("QUJAT_POOL_SIZE: must be at least 1")
+        if self.signature_revocation not in SIGNATURE_REVOCATION_MODES:
+            raise SettingsError("QUJAT_SIGNATURE_REVOCATION: expected require, try or off, "
+                                f"got {self.signature_revocation!r}")
         if not 0 <= self.revocation_max_age <= 86_400:         # also refuses nan and inf
             raise SettingsError("QUJAT_REVOCATION_MAX_AGE: seconds from 0 to 86400, "
                                 f"got {self.revocation_max_age!r}")
@@ -234,6 +245,8 @@ class Settings:
             kw["verify_online"] = _bool("QUJAT_VERIFY_ONLINE", v)
         if (v := get("QUJAT_FETCH_ALLOW_PRIVATE")) is not None:
             kw["fetch_allow_private"] = _bool("QUJAT_FETCH_ALLOW_PRIVATE", v)
+        if (v := get("QUJAT_SIGNATURE_REVOCATION")) is not None:
+            kw["signature_revocation"] = v.strip().lower()
         if (v := get("QUJAT_REVOCATION_MAX_AGE")) is not None:
             kw["revocation_max_age"] = float(_number("QUJAT_REVOCATION_MAX_AGE", v, float, 0))
         if (v := get("QUJAT_ALLOW_NCA_TEST_IDENTITIES")) is not None:

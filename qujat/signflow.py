@@ -67,6 +67,7 @@ from typing import Any
 
 from qujat.runtime import Runtime
 from qujat.service import Caller, _record_id, _store, template_refs
+from qujat.settings import SIGNATURE_REVOCATION_MODES
 from signing.ncacert import signer_fields
 from store import Conflict, NewVersion, NotFound, Record, SignatureInfo, Status
 from store.signing import PreparedStep, SigningState, TicketRejected
@@ -87,7 +88,7 @@ SIGNING_ROLES = frozenset({"ceo", "can_sign"})
 _ORGANIZATION = "organization"
 #: QUJAT_SIGNATURE_REVOCATION: how an official's certificate's revocation status is checked
 #: when the CMS is taken (module docstring, step 4); the first is the default.
-REVOCATION_MODES = ("require", "try", "off")
+REVOCATION_MODES = SIGNATURE_REVOCATION_MODES
 #: Seconds a client should wait before sending a CMS again whose revocation status could not
 #: be established (a CA's responder down, typically for minutes).
 RETRY_AFTER_REVOCATION = 30
@@ -413,8 +414,7 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
 
 def revocation_mode(rt: Runtime) -> str:
     """The runtime's QUJAT_SIGNATURE_REVOCATION (``require`` unless ``try`` or ``off``)."""
-    mode = getattr(rt.settings, "signature_revocation", REVOCATION_MODES[0])
-    return mode if mode in REVOCATION_MODES else REVOCATION_MODES[0]
+    return rt.settings.signature_revocation
 
 
 def _check_revocation(rt: Runtime, embedded, at: dt.datetime, record_id: uuid.UUID, index: int):

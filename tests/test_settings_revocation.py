@@ -29,3 +29,12 @@ def test_the_runtimes_cache_keeps_answers_for_the_configured_age(tmp_path):
     settings = Settings(data_dir=tmp_path, tsa_url="http://127.0.0.1:9/tsa", revocation_max_age=17)
     with open_runtime(settings, convert=False, sign=True) as rt:
         assert rt.revocation.max_age == dt.timedelta(seconds=17)
+
+
+def test_officials_certificates_are_checked_for_revocation_unless_configured_otherwise():
+    assert Settings().signature_revocation == "require"
+    for mode in ("require", "try", "off"):
+        assert Settings.from_env({"QUJAT_SIGNATURE_REVOCATION": f" {mode.upper()} "}).signature_revocation == mode
+    for bad in ("no", "soft", "REQUIRED"):
+        with pytest.raises(SettingsError, match="QUJAT_SIGNATURE_REVOCATION"):
+            Settings.from_env({"QUJAT_SIGNATURE_REVOCATION": bad})

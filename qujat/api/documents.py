@@ -143,7 +143,7 @@ def annul_document(document_id: str, body: AnnulIn, request: Request,
 # -- officials' own signatures (two-step) --------------------------------------------------------
 
 _SIGNING_ERRORS = {400: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut},
-                   422: {"model": ErrorOut}}
+                   422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
 @router.get("/{document_id}/signing", response_model=SigningStepOut, responses={409: {"model": ErrorOut}},
@@ -174,7 +174,7 @@ def _submit(rt, document_id: str, der: bytes, caller: service.Caller) -> Documen
     try:
         record = signflow.submit(rt, document_id, der, caller=caller)
     except signflow.SignatureRefused as e:
-        raise ApiError(e.status, e.code, e.message, problems=[(e.path, e.message)]) from None
+        raise ApiError(e.status, e.code, e.message, problems=[(e.path, e.message)], headers=e.headers) from None
     return document_out(record, service.versions(rt, record.id), rt.settings.public_base_url)
 
 
@@ -189,7 +189,9 @@ def _submit(rt, document_id: str, der: bytes, caller: service.Caller) -> Documen
                          "with version 1 after the last signer. A refused CMS changes nothing: 400 "
                          "bad base64 or CMS, 422 another digest / invalid signature / key usage / "
                          "untrusted or revoked certificate / wrong signer, 409 signed already / out "
-                         "of order / not awaiting a signature, 413 too large.")
+                         "of order / not awaiting a signature, 413 too large, 503 "
+                         "`revocation_unavailable` (with Retry-After) when the certificate's "
+                         "revocation status cannot be established now (QUJAT_SIGNATURE_REVOCATION).")
 async def post_signature(document_id: str, body: SignatureIn, request: Request,
                          key: ApiKey = Depends(require(ISSUE))) -> DocumentOut:
     der = _cms(body.cms)

@@ -159,6 +159,19 @@ WORDS: dict[str, dict[str, str]] = {
                                 "ключ для подписи.",
                           "en": "This key is not meant for signing (an authentication key, for example). Choose "
                                 "your signing key."},
+    "refused.revoked": {"kk": "Кілттің сертификаты кері қайтарылған (мысалы, кілт жоғалған немесе қызметкер "
+                              "жұмыстан босатылған). Жаңа сертификат алып, соның кілтімен қол қойыңыз.",
+                        "ru": "Сертификат ключа отозван (например, ключ утерян или сотрудник уволен). Получите "
+                              "новый сертификат и подпишите его ключом.",
+                        "en": "The key's certificate has been revoked (a lost key or a dismissed employee, for "
+                              "example). Get a new certificate and sign with its key."},
+    "refused.revocation_unavailable": {
+        "kk": "Сертификаттың кері қайтарылмағанын куәландырушы орталықтан қазір тексеру мүмкін болмады. "
+              "Сілтеме әлі жарамды: бірнеше минуттан кейін қайталап көріңіз.",
+        "ru": "Сейчас не удалось проверить в удостоверяющем центре, что сертификат не отозван. Ссылка "
+              "по-прежнему действительна: повторите попытку через несколько минут.",
+        "en": "The certification authority could not be asked now whether the certificate is revoked. "
+              "The link still works: try again in a few minutes."},
     "err.network": {"kk": "Серверге қосылу мүмкін болмады. Байланысты тексеріп, қайталап көріңіз.",
                     "ru": "Не удалось связаться с сервером. Проверьте подключение и повторите попытку.",
                     "en": "Could not reach the server. Check your connection and try again."},
@@ -596,7 +609,7 @@ def make_sign_router(*, ncalayer_url: str = DEFAULT_NCALAYER_URL) -> APIRouter:
         except signflow.SignatureRefused as exc:
             return JSONResponse({"code": exc.code, "message": exc.message,
                                  "problems": [{"path": exc.path, "message": exc.message}]},
-                                status_code=exc.status, headers=headers)
+                                status_code=exc.status, headers={**headers, **exc.headers})
         except NotFound:
             return json_error(404, "not_found", "no such record")
         root = page_of(request)[1]

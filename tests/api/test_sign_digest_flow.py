@@ -18,11 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qujat.api import create_app
+from qujat.settings import Settings
 from signing.model import Indication
 from signing.pki import init_dev_pki
 from signing.verify import verify_pdf
 from tests.conftest import ROOT, example
-from tests.revocation_settings import settings as revocation_settings
 
 NCA = ROOT / "tests" / "data" / "nca"
 NCA_P12 = NCA / "individual_rsa_sign_valid_2021.p12"
@@ -35,7 +35,7 @@ def api(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sign-digest") / "data"
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))
     # the NCA test key's OCSP/CRL (test.pki.gov.kz) are out of reach: revocation not checked
-    settings = revocation_settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
+    settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
                                    public_base_url="https://qujat.test",
                                    trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
                                    ncalayer_url="wss://127.0.0.1:24680", allow_nca_test_identities=True)

@@ -32,12 +32,12 @@ from fastapi.testclient import TestClient
 
 from qujat import signflow
 from qujat.api import create_app
+from qujat.settings import Settings
 from signing.deferred import make_detached_cms
 from signing.keys import KeptKeySigner
 from signing.pki import init_dev_pki
 from tests.api.test_signing_flow import BASE_URL, NCA, NCA_IIN, NOW, Clock, Flow, _two_signers
 from tests.conftest import example
-from tests.revocation_settings import settings as revocation_settings
 from tests.store.test_store_signing import at_once
 from tests.web.test_signing_page import uvicorn_thread
 
@@ -51,7 +51,7 @@ def flow(tmp_path_factory):
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))
     # the NCA test key's OCSP/CRL (test.pki.gov.kz) are out of reach, the dev PKI is not served:
     # revocation not checked when a CMS is taken (tests/api/test_signing_revocation.py checks it)
-    settings = revocation_settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
+    settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
                                    public_base_url=BASE_URL,
                                    trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
                                    allow_nca_test_identities=True)

@@ -30,6 +30,7 @@ from pyhanko.sign.fields import MDPPerm
 
 from qujat import signflow
 from qujat.api import create_app
+from qujat.settings import Settings
 from signing.deferred import make_detached_cms
 from signing.keys import load_pkcs12, read_secret
 from signing.model import Indication
@@ -37,7 +38,6 @@ from signing.pki import init_dev_pki
 from signing.verify import verify_pdf
 from tests.api.helpers import pdfsig_valid, qr_texts
 from tests.conftest import ROOT, example
-from tests.revocation_settings import settings as revocation_settings
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -112,7 +112,7 @@ def flow(tmp_path_factory):
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))   # the runtime's dev PKI
     # the NCA test key signs first; its OCSP/CRL (test.pki.gov.kz) are out of reach: revocation
     # is not checked when a CMS is taken (tests/api/test_signing_revocation.py checks it)
-    settings = revocation_settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
+    settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
                                    public_base_url=BASE_URL,
                                    trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
                                    allow_nca_test_identities=True)
@@ -368,7 +368,7 @@ def online(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("signflow-online") / "data"
     pki = init_dev_pki(data_dir / "pki")
-    settings = revocation_settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
+    settings = Settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
                                    public_base_url=BASE_URL, verify_online=True, fetch_allow_private=True)
     app = create_app(settings)
     with PkiServer(pki), TestClient(app) as client:

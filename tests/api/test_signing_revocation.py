@@ -27,6 +27,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from qujat import signflow
 from qujat.api import create_app
+from qujat.settings import Settings
 from signing.model import Indication
 from signing.netfetch import FetchPolicy
 from signing.pki import PkiServer, init_dev_pki
@@ -34,7 +35,6 @@ from signing.verify import verify_pdf
 from tests.api.helpers import pdfsig_valid
 from tests.api.test_signing_flow import BASE_URL, Clock, Flow, _fields
 from tests.conftest import example
-from tests.revocation_settings import settings as revocation_settings
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def flow(tmp_path_factory):
     dev PKI made now, not served unless a test serves it."""
     data_dir = tmp_path_factory.mktemp("signrev") / "data"
     pki = init_dev_pki(data_dir / "pki")
-    settings = revocation_settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
+    settings = Settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
                                    public_base_url=BASE_URL, fetch_allow_private=True)
     assert settings.verify_online is False
     app = create_app(settings)
@@ -141,6 +141,7 @@ def test_an_unknown_status_answers_503_and_changes_nothing_and_the_ticket_stays_
     # the API: the CA's responder and CRL are not served
     r = flow.post(doc, der)
     assert r.status_code == 503 and r.json()["code"] == "revocation_unavailable", r.text
+    assert r.headers["Retry-After"] == str(signflow.RETRY_AFTER_REVOCATION)
     message = r.json()["message"]
     assert "ҰКО DEV" in message and "connection refused" in message and "again later" in message, message
     assert flow.snapshot(doc) == before

@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 
 from qujat import service, signflow
 from qujat.api import create_app
+from qujat.settings import Settings
 from signing.deferred import make_detached_cms
 from signing.keys import load_pkcs12, read_secret
 from signing.ncacert import signer_fields
 from signing.pki import load_dev_pki
 from store import Conflict
 from tests.conftest import example
-from tests.revocation_settings import RevocationSettings
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ CALLER = service.Caller("web-tests", "web-tests")
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory):
     # the dev PKI's OCSP/CRL are not served: revocation is not checked when a CMS is taken
-    settings = RevocationSettings(signature_revocation="off",
+    settings = Settings(signature_revocation="off",
                                   data_dir=tmp_path_factory.mktemp("awaiting") / "data", pool_size=1,
                                   public_base_url="https://qujat.test")
     app = create_app(settings)
@@ -133,7 +133,7 @@ def test_the_page_shows_when_each_official_signed_not_when_the_pdf_was_prepared(
     import datetime as dt
 
     now = [dt.datetime.now(dt.timezone.utc).replace(microsecond=0)]
-    settings = RevocationSettings(signature_revocation="off", data_dir=tmp_path / "data", pool_size=1,
+    settings = Settings(signature_revocation="off", data_dir=tmp_path / "data", pool_size=1,
                                   public_base_url="https://qujat.test")
     with TestClient(create_app(settings, clock=lambda: now[0])) as client:
         rt = client.app.state.runtime

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -43,7 +44,6 @@ from store import Status
 from tests.api.conftest import UNLIMITED, free_port
 from tests.conftest import ROOT, example
 from tests.ncalayer.standin import StandIn
-from tests.revocation_settings import runtime_with
 from tests.web.test_browser import browser, wait_for  # noqa: F401 - browser: the fixture
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
@@ -75,7 +75,9 @@ def sign_app(runtime, ncalayer_url: str) -> FastAPI:
     """The public pages and the signing page over the server's runtime, the script pointed at
     the stand-in (what `qujat.api.create_app` includes, with this option)."""
     app = FastAPI()
-    app.state.runtime = runtime_with(runtime, "off")   # the dev PKI's OCSP/CRL are not served
+    # the dev PKI's OCSP/CRL are not served: officials' certificates are not checked for revocation
+    app.state.runtime = dataclasses.replace(
+        runtime, settings=dataclasses.replace(runtime.settings, signature_revocation="off"))
     app.include_router(make_public_router(UNLIMITED, ncalayer_url=ncalayer_url))
     return app
 
