@@ -280,6 +280,46 @@ def test_retries_racing_collections_never_commit_a_missing_blob(both_store):
             assert store.blobs.get(v.pdf_sha256) and store.blobs.get(v.docx_sha256)
 
 
+def test_every_audit_key_that_names_a_blob_is_one_the_collector_reads(both_store):
+    """Guard: an archive with every kind of write (issue, a new version, annul, two officials'
+    steps to a final version); each string in any audit event's details that is the hash of a
+    blob file is under a key of `store.gc.AUDIT_KEYS` (a key the collector does not read would
+    let it delete evidence an event names), and a collection then deletes nothing."""
+    from sqlalchemy import select
+
+    from store.gc import AUDIT_KEYS
+    from store.orm import AuditRow
+    from tests.store.test_store_signing import _awaiting, _signed, _step
+
+    store = both_store
+    record = new_record(store, content=content("first"))
+    store.add_version(record.id, content("second"), actor="batch")
+    store.annul(record.id, "issued in error", actor="api-key:k1")
+    awaiting = _awaiting(store)
+    store.accept_signature(awaiting.id, index=0, signed=_signed(0), actor="ticket:1",
+                           details={}, next_step=_step(b"two"))
+    store.accept_signature(awaiting.id, index=1, signed=_signed(1), actor="ticket:2",
+                           details={}, final=content("signed by both"))
+    blobs = {b.name for b in store.blobs.scan(restore=False)}
+
+    def strings(value, key=""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield from strings(v, k)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v, key)
+        elif isinstance(value, str):
+            yield key, value
+
+    with store.engine.connect() as conn:
+        details = conn.execute(select(AuditRow.__table__.c.details)).scalars().all()
+    named = {(k, v) for d in details for k, v in strings(d) if v in blobs}
+    assert named and {k for k, _ in named} <= set(AUDIT_KEYS), named
+    _age_all(store.blobs.root)
+    assert store.collect_blobs(actor="cli:operator").deleted == 0
+
+
 def _catch(f, errors: list) -> None:
     try:
         f()
