@@ -105,8 +105,10 @@ DESCRIPTION = (
     "that were last written or reused longer ago than --older-than (files left by a process "
     "killed before its transaction committed), and the temporary files of killed writes; print "
     "their counts and bytes and delete them unless --dry-run. A blob a live transaction is about "
-    "to refer to is never deleted: it is younger than the grace period. A run that deleted "
-    "something writes a `blobs_collected` audit event.")
+    "to refer to is never deleted: it is younger than the grace period. Every deleted blob is "
+    "named by a `blobs_collected` audit event (one per 1,000 deleted, and one at the end). "
+    "Refused (status 2, nothing deleted) when the database names no blob while the folder holds "
+    "some, or none of the folder's: run it with the service's DATABASE_URL and QUJAT_DATA_DIR.")
 
 
 def register(sub) -> None:
@@ -116,5 +118,7 @@ def register(sub) -> None:
                    help="grace period: only files unused for longer (default 24h; at least 10m; "
                         "e.g. 90m, 2d, 1h30m)")
     p.add_argument("--dry-run", action="store_true", help="count, delete nothing")
-    p.add_argument("--json", action="store_true", help="the report as one JSON object")
+    p.add_argument("--json", action="store_true",
+                   help="the report as one JSON object (deleted_sha256: the blobs deleted since "
+                        "the run's last audit event, at most 1,000; the audit trail names all)")
     p.set_defaults(func=cmd_gc_blobs)
