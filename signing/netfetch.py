@@ -62,7 +62,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError, dummy_di
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.errors import PathError, ValidationError
 
-from .certload import parse_crl_der, parse_ocsp_der
+from .certload import CertSource, load_certs, parse_crl_der, parse_ocsp_der
 from .model import FetchNote, FetchOutcome
 
 __all__ = [
@@ -825,15 +825,21 @@ class TsaClient(TimeStamper):
       ``urllib`` would.
 
     ``headers`` go with every request (an authorisation header of a commercial TSA, or
-    certomancer's fake-time header in tests). The TSA URL is the operator's configuration,
+    certomancer's fake-time header in tests). ``trust_roots`` (the runtime's trust anchors):
+    every token is checked before use (imprint, TSA signature, chain to an anchor now,
+    time-stamping purpose); a token that fails raises ``TimestampRequestError`` and is not
+    learnt from. The TSA URL is the operator's configuration,
     not file content, so no fetch policy applies. ``requests`` counts the HTTP requests sent.
     Thread-safe; ``close()`` closes the idle connections (a later request opens a new one).
     """
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None,
-                 keep_alive: bool = True, max_idle: int = 4):
+                 keep_alive: bool = True, max_idle: int = 4, trust_roots: Iterable[CertSource] | None = None):
         super().__init__()
         self.url = url
+        # With trust roots, every token is checked before it is used or learnt from
+        # (``_check``); without, tokens are taken as the TSA sent them (pyHanko's behaviour).
+        self._anchors = tuple(load_certs(trust_roots)) if trust_roots is not None else None
         self.timeout = timeout
         self.headers = dict(headers or {})
         self.keep_alive = keep_alive
@@ -954,8 +960,40 @@ class TsaClient(TimeStamper):
 
     # -- the TSA's certificates -------------------------------------------------------------
 
+    async def _check(self, token, message_digest: bytes) -> None:
+        """TimestampRequestError unless ``token`` stamps ``message_digest``, its TSA's
+        signature verifies, and the TSA certificate chains to the trust roots (now) and is
+        for time-stamping. pyHanko's client checks only the status and the nonce: a token
+        forged on the way (the NCA's TSA is reached over plain HTTP) or a misconfigured TSA
+        would go into every signature, and its certificates would be learnt for the DSS."""
+        from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+        from pyhanko.sign.validation.status import TimestampSignatureStatus
+        from pyhanko_certvalidator import ValidationContext
+
+        from .keypurpose import tsa_problem
+
+        context = ValidationContext(trust_roots=list(self._anchors), allow_fetching=False,
+                                    revocation_mode="soft-fail")
+        try:
+            status = TimestampSignatureStatus(**await validate_tst_signed_data(
+                token["content"], context, lambda _algorithm: message_digest))
+        except Exception as exc:  # noqa: BLE001 - pyHanko and asn1crypto raise many types
+            raise TimestampRequestError(f"TSA {self.url} answered with a token that cannot be checked "
+                                        f"({type(exc).__name__})") from exc
+        if not status.intact or not status.valid:
+            raise TimestampRequestError(f"TSA {self.url} answered with a token whose imprint or signature "
+                                        "does not verify")
+        if not status.trusted:
+            raise TimestampRequestError(f"TSA {self.url} answered with a token whose certificate does not "
+                                        "chain to the trust anchors")
+        problem = tsa_problem(status.signing_cert)
+        if problem is not None:
+            raise TimestampRequestError(f"TSA {self.url}: {problem}")
+
     async def async_timestamp(self, message_digest, md_algorithm):
         token = await super().async_timestamp(message_digest, md_algorithm)
+        if self._anchors is not None:
+            await self._check(token, message_digest)
         leaves = tuple(extract_ts_certs(token, self.cert_registry))
         with self._lock:
             if leaves:

@@ -12,9 +12,9 @@ Timeline of the verifier tests (``test_ltv``'s): signer certificate valid T0 - 1
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
-import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,20 +23,19 @@ import pytest
 from tests.signing.conftest import dev_pki, pki_server  # noqa: F401 - fixtures (tests/signing's conftest)
 
 import attacks_structure as S  # noqa: E402 - tests/signing is on sys.path now
-from attacks_crypto import add_document_timestamp, add_dss  # noqa: E402
+from attacks_crypto import add_document_timestamp, add_dss, dummy_timestamper, make_tsa  # noqa: E402
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from pdfs import change_page_text, tiny_pdf
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from revpki import RevCa, Responder
 from test_ltv import original, short_lived, timeline  # noqa: F401 - fixtures
 
 from signing.certload import load_certs
 from signing.ltv import extend_to_blta
+from signing.errors import SigningError
 from signing.model import Indication, Level, SubIndication, TimestampKind
-from signing.netfetch import FetchPolicy, RevocationCache, fetch_crls
+from signing.netfetch import FetchPolicy, RevocationCache, TsaClient, fetch_crls
 from signing.sign import sign_pdf, timestamper_for
 from signing.verify import verify_pdf
 
@@ -326,3 +325,98 @@ def test_two_cas_of_one_name_never_share_an_ocsp_answer():
         assert answer.dump() == responder.routes["/second"][1]
         single = answer["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]
         assert single["cert_status"].name == "revoked"
+
+
+# --- the kept TSA client ----------------------------------------------------------------------
+
+
+class ForgingTsa:
+    """A "TSA" on loopback, as a man in the middle on the TSA's plain-HTTP URL would answer:
+    every request gets a well-formed token with the right nonce and imprint, signed by a key
+    of the attacker's own CA (``make_tsa``: a proper time-stamping certificate)."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        from asn1crypto import tsp
+
+        ca = RevCa("MITM ROOT")
+        stamper = dummy_timestamper(make_tsa(ca, "MITM TSA"), [ca.asn1])
+        outer = self
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                req = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
+                body = asyncio.run(stamper.async_request_tsa_response(req)).dump()
+                outer.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.handler = Handler
+        self.url = ""
+
+    @contextlib.contextmanager
+    def serving(self):
+        """Serve on a free loopback port (``url``) while the block runs."""
+        with http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler) as server:
+            self.url = f"http://127.0.0.1:{server.server_address[1]}/tsa"
+            worker = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+            worker.start()
+            try:
+                yield self
+            finally:
+                server.shutdown()
+                worker.join(5)
+
+
+def test_a_forged_token_is_what_an_unchecking_client_embeds(original, short_lived, dev_pki):  # noqa: F811
+    """What a TSA client without anchors does (the runtime's today): the forged token goes
+    into the signature, the document is issued, and only a verifier finds out."""
+    with ForgingTsa().serving() as mitm, TsaClient(mitm.url) as tsa:
+        pdf = sign_pdf(original, short_lived, level="B-T", timestamper=tsa)
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=datetime.now(timezone.utc))
+    [token] = report.timestamps
+    assert not token.passed and report.indication is not Indication.TOTAL_PASSED
+
+
+@pytest.mark.parametrize("level", ["B-T", "B-LT"])
+def test_a_client_given_the_anchors_refuses_a_forged_token(level, original, short_lived, dev_pki, pki_server):  # noqa: F811
+    """A TSA client that knows the trust anchors checks each token before it is embedded or
+    its certificates are learnt: the signature is refused, nothing is issued."""
+    with ForgingTsa().serving() as mitm, TsaClient(mitm.url, trust_roots=[dev_pki.root_cert]) as tsa:
+        with pytest.raises(SigningError, match="does not chain to the trust anchors"):
+            sign_pdf(original, short_lived, level=level, timestamper=tsa, trust_roots=load_certs([dev_pki.root_cert]),
+                     revocation=RevocationCache())
+        assert mitm.requests >= 1
+
+
+def test_a_checking_client_still_costs_one_request_per_signature(original, short_lived, dev_pki, pki_server):  # noqa: F811
+    with TsaClient(dev_pki.tsa_url, trust_roots=[dev_pki.root_cert]) as tsa:
+        first = sign_pdf(original, short_lived, level="B-T", timestamper=tsa)
+        sign_pdf(original, short_lived, level="B-T", timestamper=tsa)
+        assert tsa.requests == 2
+    report = verify_pdf(first, trust=[dev_pki.root_cert])
+    assert report.indication is Indication.TOTAL_PASSED and report.signatures[0].level is Level.B_T
+
+
+@pytest.mark.xfail(strict=True, reason="qujat/runtime.py builds TsaClient(settings.tsa_url) without the trust "
+                   "anchors: it must pass trust_roots=anchors (not a file of this helper)")
+def test_the_runtimes_tsa_client_refuses_a_forged_token(tmp_path):
+    from qujat import service
+    from qujat.runtime import open_runtime
+    from qujat.settings import Settings
+
+    with ForgingTsa().serving() as mitm:
+        settings = Settings(data_dir=tmp_path / "data", tsa_url=mitm.url, pool_size=1, sign_level="B-T")
+        with open_runtime(settings, convert=False, sign=True, store=False) as rt:
+            with pytest.raises(SigningError):
+                service.sign_server_side(rt, "address_certificate", tiny_pdf("Act", pdfa=True))
