@@ -27,6 +27,7 @@ from attacks_crypto import add_document_timestamp, add_dss, dummy_timestamper, m
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from pdfs import change_page_text, tiny_pdf
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from revpki import RevCa, Responder
 from test_ltv import original, short_lived, timeline  # noqa: F401 - fixtures
@@ -420,3 +421,63 @@ def test_the_runtimes_tsa_client_refuses_a_forged_token(tmp_path):
         with open_runtime(settings, convert=False, sign=True, store=False) as rt:
             with pytest.raises(SigningError):
                 service.sign_server_side(rt, "address_certificate", tiny_pdf("Act", pdfa=True))
+
+
+# --- hostile DSS dictionaries and untrusted stamps ---------------------------------------------
+
+
+def _with_dss(pdf: bytes, dss_body: bytes | None, *, direct: bool = False, extra: list[tuple[int, bytes]] = ()) -> bytes:
+    """``pdf`` with its catalog rewritten to hold ``dss_body`` as /DSS (an object of its own,
+    or direct in the catalog); ``None``: /DSS pointing at the catalog itself."""
+    t = S.tail(pdf)
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    root_num = reader.trailer_view.raw_get("/Root").idnum
+    root = reader.root
+    copy = generic.DictionaryObject({k: root.raw_get(k) for k in root.keys() if k != "/DSS"})
+    dss_num = t.size + len(extra)
+    if dss_body is None:
+        ref = b"%d 0 R" % root_num
+    elif direct:
+        ref = dss_body
+    else:
+        ref = b"%d 0 R" % dss_num
+    text = _dict_text(root_num, copy)
+    text = text[: text.rindex(b">>")] + b" /DSS " + ref + b" >>\nendobj\n"
+    objects = [*extra, (root_num, text)]
+    if dss_body is not None and not direct:
+        objects.append((dss_num, b"%d 0 obj\n" % dss_num + dss_body + b"\nendobj\n"))
+    return S.append_update(pdf, objects)
+
+
+@pytest.mark.parametrize("dss_body, direct", [
+    (b"<< /CRLs 5 /OCSPs (x) >>", False),
+    (b"<< /CRLs [null 1 true] /OCSPs [<< >>] >>", False),
+    (b"<< /CRLs [999 0 R] /OCSPs [] >>", True),  # direct, naming an object that does not exist
+    (None, False),  # /DSS is the catalog itself
+    (b"[ /CRLs ]", False),
+])
+def test_a_hostile_dss_gives_a_report_and_no_b_lt(dss_body, direct, b_t, dev_pki, timeline):  # noqa: F811
+    """A DSS that is not a dictionary of arrays of streams (numbers, a string, nulls, a loop
+    back to the catalog, an array) after a B-T signature: a report (never an exception), and
+    no level above B-T claimed from it."""
+    pdf = _with_dss(b_t, dss_body, direct=direct)
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    [sig] = report.signatures
+    assert sig.level in (Level.B_T, Level.B_B), sig
+    stamped = _stamp(pdf, dev_pki)
+    report = verify_pdf(stamped, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    assert report.signatures[0].level in (Level.B_T, Level.B_B)
+
+
+def test_stamps_of_an_untrusted_tsa_in_the_b_lta_layout_give_nothing(b_b, stranger_crl, dev_pki, timeline):  # noqa: F811
+    """B-B, a stamp of a TSA that chains to no anchor, a DSS (the signer's CRL), another such
+    stamp: no T evidence, so B-B, and after the signer certificate expired no pass."""
+    ca = RevCa("STRANGE TSA ROOT")
+    stranger = dummy_timestamper(make_tsa(ca, "STRANGE TSA"), [ca.asn1])
+    pdf = add_document_timestamp(add_dss(add_document_timestamp(b_b, stranger),
+                                         crls=[dev_pki.crl_file.read_bytes()]), stranger)
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.later)
+    [sig] = report.signatures
+    assert [d.passed for d in _docs(report)] == [False, False]
+    assert sig.level is Level.B_B
+    assert (report.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
