@@ -127,9 +127,9 @@ class Bilingual(_Model):
 # --- parties -------------------------------------------------------------------------------------
 
 def _latin_digits(v: str, what: str) -> str:
-    """``v`` unless it holds a character outside ASCII: the identifier rules' ``\\d`` also
-    takes Arabic-Indic or full-width digits, which would be kept as typed (a signer expected by
-    such an IIN matches no certificate; a document would print them)."""
+    """``v`` unless it holds a character outside ASCII (Arabic-Indic or full-width digits, kept
+    as typed, would match no certificate and be printed so): the identifier rules refuse them
+    too, this names the cause."""
     if isinstance(v, str) and not v.isascii():
         raise ValueError(f"{what} must be written with the digits 0-9")
     return v

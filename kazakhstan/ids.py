@@ -30,7 +30,7 @@ def _twelve_digits(value: str, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a string of 12 digits")
     v = value.strip()
-    if not re.fullmatch(r"\d{12}", v):
+    if not re.fullmatch(r"[0-9]{12}", v):
         raise ValueError(f"{what} must be exactly 12 digits, got {len(v)} characters")
     expected = check_digit(v[:11])
     if expected is None:
@@ -71,7 +71,7 @@ def validate_bin(value: str) -> str:
     return v
 
 
-_CADASTRAL = re.compile(r"(\d{2})[-: ]?(\d{3})[-: ]?(\d{3})[-: ]?(\d{1,7})")
+_CADASTRAL = re.compile(r"([0-9]{2})[-: ]?([0-9]{3})[-: ]?([0-9]{3})[-: ]?([0-9]{1,7})")
 
 
 def normalize_cadastral_number(value: str) -> str:

@@ -436,3 +436,16 @@ def test_a_service_without_a_provider_in_the_catalog_needs_one_in_the_request(ma
     raw = refusal_with_stated_ground(make_request)
     del raw["data"]["provider"]
     assert "give the provider" in problems_on(raw)["data.provider"]
+
+
+@pytest.mark.parametrize("digits", [str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),      # Arabic-Indic
+                                    str.maketrans("0123456789", "０１２３４５６７８９")])  # full-width
+def test_the_leaf_takes_only_the_digits_0_to_9(digits):
+    """`\\d` would match other scripts' digits: an IIN, a BIN or a cadastral number so written
+    would be stored and printed as typed and never match a certificate."""
+    with pytest.raises(ValueError):
+        validate_iin("800102300120".translate(digits), today=dt.date(2026, 1, 1))
+    with pytest.raises(ValueError):
+        validate_bin("123456789021".translate(digits))
+    with pytest.raises(ValueError):
+        normalize_cadastral_number("20-311-042-105".translate(digits))
