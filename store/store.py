@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,6 +65,9 @@ _SELECT_IDEMPOTENCY = select(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW).with_for_upda
 _INSERT_IDEMPOTENCY = insert(_IDEMPOTENCY)
 _TAKE_OVER_IDEMPOTENCY = (update(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW)
                           .values(created_at=bindparam("b_created_at")))
+_FINISH_IDEMPOTENCY = (update(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW & (_IDEMPOTENCY.c.state == "in_flight"))
+                       .values(state="done", record_id=bindparam("b_record_id")))
+_IDEMPOTENCY_BY_KEY = select(_IDEMPOTENCY).where(_IDEMPOTENCY_ROW)
 
 
 def _utc_now() -> dt.datetime:
@@ -144,9 +147,9 @@ class Store(BatchSteps, SigningSteps):
         record_id = _new_id(now)
         templates = _templates_json(content.templates)
         try:
-            with self._write() as s:
-                # Core INSERTs (the same columns and types as the ORM classes, without the unit of
-                # work's bookkeeping for rows that are written once and not touched again here)
+            with self.engine.begin() as s:
+                # Core INSERTs on a connection (the same columns and types as the ORM classes,
+                # without an ORM session: rows that are written once and not touched again here)
                 s.execute(_INSERT_RECORD, {
                     "id": record_id, "token": token, "token_key": key, "client_id": client_id,
                     "type": doc_type, "language": language, "external_id": external_id, "data": data,
@@ -432,22 +435,20 @@ class Store(BatchSteps, SigningSteps):
             raise NotFound(f"no record {record_id}")
         return row
 
-    def _audit(self, s: Session, at: dt.datetime, actor: str, action: Action,
+    def _audit(self, s: Session | Connection, at: dt.datetime, actor: str, action: Action,
                record_id: uuid.UUID | None, details: dict[str, Any]) -> None:
         """The audit event of the change being made in ``s`` (the last step of its transaction)."""
-        s.flush()                            # the ORM changes before it, if any (none: a no-op)
+        if isinstance(s, Session):
+            s.flush()                        # the ORM changes before it, if any
         s.execute(_INSERT_AUDIT, {"at": at, "actor": actor, "action": Action(action).value,
                                   "record_id": record_id, "details": details})
 
     @staticmethod
-    def _idempotency_done(s: Session, client_id: str, key: str, record_id: uuid.UUID) -> None:
-        done = s.execute(update(IdempotencyRow)
-                         .where(IdempotencyRow.client_id == client_id, IdempotencyRow.key == key,
-                                IdempotencyRow.state == "in_flight")
-                         .values(state="done", record_id=record_id)
-                         .execution_options(synchronize_session=False))
+    def _idempotency_done(s: Session | Connection, client_id: str, key: str, record_id: uuid.UUID) -> None:
+        where = {"b_client_id": client_id, "b_key": key}
+        done = s.execute(_FINISH_IDEMPOTENCY, {**where, "b_record_id": record_id})
         if done.rowcount != 1:
-            row = s.get(IdempotencyRow, (client_id, key))
+            row = s.execute(_IDEMPOTENCY_BY_KEY, where).first()
             if row is None:
                 raise Conflict("this Idempotency-Key was not begun (idempotency_begin)")
             raise Conflict("this Idempotency-Key is already done", record_id=row.record_id)
