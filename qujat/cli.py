@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
             except (DocgenError, SigningPackageError) as e:
                 print(f"qujat {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
                 code = 1
+            except Exception as e:
+                if not _database_unreachable(e):
+                    raise
+                # the driver's words (no URL: it may hold a password)
+                reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+                print(f"qujat {args.command}: the database cannot be reached: {reason}", file=sys.stderr)
+                code = 1
         except SystemExit:                  # --help, a usage error
             sys.stdout.flush()
             raise
@@ -56,6 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _stdout_gone()
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """A connection to the records store failed (SQLAlchemy's OperationalError). sqlalchemy is
+    not imported to ask: if no command loaded it, the error cannot be one of its own."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.OperationalError)
 
 
 def _stdout_gone() -> int:

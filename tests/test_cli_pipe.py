@@ -55,3 +55,17 @@ def test_a_reader_that_reads_everything_changes_nothing():
                           timeout=120)
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout.startswith("{") and done.stdout.rstrip().endswith("}")
+
+
+def test_an_unreachable_database_is_one_line_without_the_url(tmp_path):
+    """A store command whose database cannot be reached says so in one line with the driver's
+    reason (no traceback) and never prints DATABASE_URL, which may hold a password."""
+    env = {**os.environ, "DATABASE_URL": "postgresql+psycopg://qujat:s3cret-pw@127.0.0.1:1/nodb",
+           "QUJAT_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([*COMMAND, "gc-blobs", "--dry-run"], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("qujat gc-blobs: the database cannot be reached: ")
+    assert "Connection refused" in done.stderr or "connection" in done.stderr.lower()
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
