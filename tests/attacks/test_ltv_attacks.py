@@ -12,6 +12,7 @@ Timeline of the verifier tests (``test_ltv``'s): signer certificate valid T0 - 1
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import http.server
 import io
@@ -231,6 +232,13 @@ def test_two_thousand_revisions_rewriting_the_dss_verify_in_linear_time(b_b_lta,
 # --- the B-LT revocation cache -----------------------------------------------------------------
 
 
+def _at_once(fn, args) -> list:
+    """``fn(a)`` for each of ``args``, each in a thread of its own, all started together;
+    the results in ``args``' order (an exception in any thread fails the test)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(args)) as pool:
+        return list(pool.map(fn, args, timeout=120))
+
+
 class Clock:
     """The real UTC time moved by ``offset``."""
 
@@ -289,22 +297,9 @@ def test_eight_threads_fetch_each_answer_once_while_old_ones_are_dropped():
     with Responder() as responder:
         responder.routes["/ca.crl"] = (200, ca.crl())
         leaves = [ca.issue(f"LEAF {i}", crl=[responder.url(f"/ca.crl?n={i}")]) for i in range(40)]
-        errors: list[BaseException] = []
-        answers: list[object] = []
-
-        def work(k: int) -> None:
-            try:
-                for leaf in leaves[k:] + leaves[:k]:
-                    answers.append(cache.crl(leaf.asn1))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, args=(5 * k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert not errors and len(answers) == 8 * 40 and all(a is not None for a in answers)
+        per_thread = _at_once(lambda k: [cache.crl(leaf.asn1) for leaf in leaves[5 * k:] + leaves[:5 * k]], range(8))
+        answers = [a for chunk in per_thread for a in chunk]
+        assert len(answers) == 8 * 40 and all(a is not None for a in answers)
         assert len(cache) <= 16
         assert 40 <= len(responder.seen) <= 8 * 40
 
@@ -481,3 +476,13 @@ def test_stamps_of_an_untrusted_tsa_in_the_b_lta_layout_give_nothing(b_b, strang
     assert [d.passed for d in _docs(report)] == [False, False]
     assert sig.level is Level.B_B
     assert (report.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+
+
+def test_eight_threads_sign_through_one_checking_client(original, short_lived, dev_pki, pki_server):  # noqa: F811
+    """Eight request threads sign at B-T at once through one kept, checking client: every
+    signature gets its own token (one request each) and verifies."""
+    with TsaClient(dev_pki.tsa_url, trust_roots=[dev_pki.root_cert]) as tsa:
+        results = _at_once(lambda _: sign_pdf(original, short_lived, level="B-T", timestamper=tsa), range(8))
+        assert tsa.requests == 8
+    for pdf in results:
+        assert verify_pdf(pdf, trust=[dev_pki.root_cert]).indication is Indication.TOTAL_PASSED
