@@ -538,7 +538,7 @@ class Fetcher:
         """The first CRL that downloads and parses among ``cert``'s distribution points."""
         sources = sources or revocation_sources(cert)
         for url in candidate_urls(sources.crl):
-            crl = self.fetch("crl", url, parse_crl_der)
+            crl = self.fetch("crl", url, _fetched_crl)
             if crl is not None:
                 return crl
         return None
@@ -562,7 +562,7 @@ class Fetcher:
             self.note("ocsp", urls[0], FetchOutcome.FAILED, "no OCSP request can be made for this certificate")
             return None
         for url in urls:
-            response = self.fetch("ocsp", url, parse_ocsp_der, body=request, content_type="application/ocsp-request")
+            response = self.fetch("ocsp", url, _fetched_ocsp, body=request, content_type="application/ocsp-request")
             if response is not None:
                 return response
         return None
@@ -585,6 +585,34 @@ class Fetcher:
             if crl is not None:
                 crls.append(crl)
         return crls, ocsps
+
+
+def _zone_less(times: Iterable[object]) -> bool:
+    return any(isinstance(t, datetime) and t.tzinfo is None for t in times)
+
+
+def _fetched_crl(data: bytes) -> asn1_crl.CertificateList:
+    """A downloaded CRL (``parse_crl_der``) whose thisUpdate and nextUpdate carry a zone:
+    pyHanko compares them with aware times and raises TypeError on a zone-less one, which
+    ended a B-LT signature in an error instead of an unusable answer."""
+    crl = parse_crl_der(data)
+    tbs = crl["tbs_cert_list"]
+    if _zone_less((tbs["this_update"].native, tbs["next_update"].native)):
+        raise ValueError("a CRL time without a zone")
+    return crl
+
+
+def _fetched_ocsp(data: bytes) -> ocsp.OCSPResponse:
+    """A downloaded OCSP answer (``parse_ocsp_der``) whose producedAt, thisUpdate and
+    nextUpdate carry a zone (as ``_fetched_crl``)."""
+    response = parse_ocsp_der(data)
+    tbs = response["response_bytes"]["response"].parsed["tbs_response_data"]
+    times = [tbs["produced_at"].native]
+    for single in tbs["responses"]:
+        times += [single["this_update"].native, single["next_update"].native]
+    if _zone_less(times):
+        raise ValueError("an OCSP time without a zone")
+    return response
 
 
 def _signing_fetcher(timeout: float) -> Fetcher:
@@ -760,9 +788,14 @@ class RevocationCache:
                     self._entries.pop(key, None)
                     return None
                 expires = now + self.max_age
-                until = next_update(result)
+                try:
+                    until = next_update(result)
+                except Exception:  # noqa: BLE001 - a nextUpdate that cannot be read: not kept
+                    until = now
                 if until is not None:
-                    expires = min(expires, until - _VALIDITY_MARGIN)
+                    # A zone-less time (RFC 5280 and 6960 require UTC, some responders write
+                    # local time) cannot be compared with now: used once, not kept.
+                    expires = now if until.tzinfo is None else min(expires, until - _VALIDITY_MARGIN)
                 if expires > now:
                     self._keep(key, _Cached(result, now, expires), now)
                 else:
@@ -772,7 +805,7 @@ class RevocationCache:
     def crl(self, cert: x509.Certificate) -> asn1_crl.CertificateList | None:
         """The first CRL that downloads among ``cert``'s distribution points (or a kept one)."""
         for url in candidate_urls(revocation_sources(cert).crl):
-            crl = self._get(("crl", url), "crl", lambda f, u=url: f.fetch("crl", u, parse_crl_der), _crl_next_update)
+            crl = self._get(("crl", url), "crl", lambda f, u=url: f.fetch("crl", u, _fetched_crl), _crl_next_update)
             if crl is not None:
                 return crl
         return None

@@ -486,3 +486,76 @@ def test_eight_threads_sign_through_one_checking_client(original, short_lived, d
         assert tsa.requests == 8
     for pdf in results:
         assert verify_pdf(pdf, trust=[dev_pki.root_cert]).indication is Indication.TOTAL_PASSED
+
+
+def _zone_less_next_update(about: cx509.Certificate, issuer: cx509.Certificate, responder: RevCa | None = None) -> bytes:
+    """An OCSP answer "good" about ``about`` whose nextUpdate is a GeneralizedTime without a
+    zone (local time, as some responders write it; RFC 6960 wants UTC). Signed by
+    ``responder`` (default: a CA of nobody's): anyone can write one about any certificate."""
+    from asn1crypto import core, ocsp
+    from cryptography.x509 import ocsp as cx509_ocsp
+
+    responder = responder or RevCa("NOBODY")
+
+    now = datetime.now(timezone.utc)
+    der = (cx509_ocsp.OCSPResponseBuilder()
+           .add_response(cert=about, issuer=issuer, algorithm=hashes.SHA1(), cert_status=cx509_ocsp.OCSPCertStatus.GOOD,
+                         this_update=now - timedelta(minutes=1), next_update=now + timedelta(hours=1),
+                         revocation_time=None, revocation_reason=None)
+           .responder_id(cx509_ocsp.OCSPResponderEncoding.HASH, responder.cert)
+           .sign(responder.key, hashes.SHA256())
+           .public_bytes(serialization.Encoding.DER))
+    text = (now + timedelta(hours=1)).strftime("%Y%m%d%H%M%S").encode()
+    response = ocsp.OCSPResponse.load(der)
+    basic = response["response_bytes"]["response"].parsed
+    basic["tbs_response_data"]["responses"][0]["next_update"] = core.GeneralizedTime.load(
+        bytes([0x18, len(text)]) + text)
+    response["response_bytes"]["response"] = core.ParsableOctetString(basic.dump())
+    return response.dump()
+
+
+def test_a_zone_less_next_update_is_refused_and_never_breaks_signing(original, dev_pki, pki_server):  # noqa: F811
+    """An OCSP responder writes nextUpdate without a zone. The cache compared it with an
+    aware now, and pyHanko did the same in its pre-signing check: TypeError out of sign_pdf
+    (a 500 for the issuing request). The answer is refused as unusable (a note, not kept):
+    with the CA's CRL at hand the B-LT signature is made; without, a SigningError."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from revpki import signer_for
+
+    ca = RevCa()
+    dev_root = asn1_x509.Certificate.load(pem.unarmor(dev_pki.root_cert.read_bytes())[2])
+    with Responder() as responder:
+        only_ocsp = ca.issue(ocsp_urls=[responder.url("/ocsp")])
+        both = ca.issue(ocsp_urls=[responder.url("/ocsp")], crl=[responder.url("/ca.crl")])
+        responder.routes["/ocsp"] = (200, _zone_less_next_update(only_ocsp.cert, ca.cert, ca))
+        responder.routes["/ca.crl"] = (200, ca.crl())
+        cache = RevocationCache(max_age_s=300)
+        assert cache.ocsp(only_ocsp.asn1, ca.asn1) is None and len(cache) == 0
+
+        def sign(leaf) -> bytes:
+            return sign_pdf(original, signer_for(leaf, [ca.asn1]), level="B-LT", revocation=cache,
+                            timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[ca.asn1, dev_root])
+
+        with pytest.raises(SigningError):
+            sign(only_ocsp)
+        responder.routes["/ocsp"] = (200, _zone_less_next_update(both.cert, ca.cert, ca))
+        pdf = sign(both)
+    report = verify_pdf(pdf, trust=[ca.pem, dev_pki.root_cert])
+    assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
+    assert report.signatures[0].level is Level.B_LT
+
+
+def test_a_zone_less_ocsp_answer_appended_to_a_signed_file_changes_nothing(b_t, short_lived, dev_pki, pki_server,  # noqa: F811
+                                                                          timeline):
+    """Anyone can append a DSS to a signed file (an allowed change) holding an OCSP answer
+    about its signer, signed by nobody, with a zone-less nextUpdate: pyHanko compared it
+    with an aware time and the signature's report became "could not be processed"
+    (TOTAL_FAILED). The answer is unusable and is left out; the signature still passes."""
+    issuer = next(c for c in load_certs([dev_pki.issuing_ca_cert]))
+    pdf = add_dss(b_t, ocsps=[_zone_less_next_update(cx509.load_der_x509_certificate(short_lived.signing_cert.dump()),
+                                                      cx509.load_der_x509_certificate(issuer.dump()))])
+    report = verify_pdf(pdf, trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    assert sig.level is Level.B_T
