@@ -559,3 +559,18 @@ def test_a_zone_less_ocsp_answer_appended_to_a_signed_file_changes_nothing(b_t, 
     [sig] = report.signatures
     assert report.indication is Indication.TOTAL_PASSED, sig.notes
     assert sig.level is Level.B_T
+
+
+def test_the_cas_own_zone_less_ocsp_answer_in_the_dss_is_no_processing_error(b_t, short_lived, dev_pki, timeline):  # noqa: F811
+    """The same zone-less answer, signed by the signer's issuing CA itself (a responder that
+    writes local time): the DSS answer cannot be used, the signature is still judged (not
+    "could not be processed")."""
+    from types import SimpleNamespace
+
+    issuer = cx509.load_der_x509_certificate(load_certs([dev_pki.issuing_ca_cert])[0].dump())
+    key = serialization.load_pem_private_key(dev_pki.key_pem("issuing-ca").read_bytes(), password=None)
+    answer = _zone_less_next_update(cx509.load_der_x509_certificate(short_lived.signing_cert.dump()), issuer,
+                                    SimpleNamespace(cert=issuer, key=key))
+    report = verify_pdf(add_dss(b_t, ocsps=[answer]), trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
+    [sig] = report.signatures
+    assert report.indication is Indication.TOTAL_PASSED, sig.notes
