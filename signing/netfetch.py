@@ -1024,10 +1024,23 @@ class TsaClient(TimeStamper):
             raise TimestampRequestError(f"TSA {self.url}: {problem}")
 
     async def async_timestamp(self, message_digest, md_algorithm):
-        token = await super().async_timestamp(message_digest, md_algorithm)
+        try:
+            token = await super().async_timestamp(message_digest, md_algorithm)
+        except TimestampRequestError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - asn1crypto on a malformed TimeStampResp
+            # asn1crypto parses lazily: a body that loads may still fail where pyHanko reads
+            # its status or token (ValueError, TypeError, KeyError...). A TSA answering
+            # nonsense is "no timestamp", as an unreachable one, never an internal error.
+            raise TimestampRequestError(f"TSA {self.url} answered with a malformed timestamp response "
+                                        f"({type(exc).__name__})") from exc
         if self._anchors is not None:
             await self._check(token, message_digest)
-        leaves = tuple(extract_ts_certs(token, self.cert_registry))
+        try:
+            leaves = tuple(extract_ts_certs(token, self.cert_registry))
+        except Exception as exc:  # noqa: BLE001 - a certificate set asn1crypto cannot read
+            raise TimestampRequestError(f"TSA {self.url} answered with a token whose certificates cannot be "
+                                        f"read ({type(exc).__name__})") from exc
         with self._lock:
             if leaves:
                 self._leaves = leaves

@@ -326,18 +326,11 @@ def test_two_cas_of_one_name_never_share_an_ocsp_answer():
 # --- the kept TSA client ----------------------------------------------------------------------
 
 
-class ForgingTsa:
-    """A "TSA" on loopback, as a man in the middle on the TSA's plain-HTTP URL would answer:
-    every request gets a well-formed token with the right nonce and imprint, signed by a key
-    of the attacker's own CA (``make_tsa``: a proper time-stamping certificate)."""
+class LoopbackTsa:
+    """A "TSA" on loopback whose every answer is ``answer(request body)``: HTTP 200,
+    Content-Type application/timestamp-reply. ``requests`` counts them."""
 
-    def __init__(self) -> None:
-        import asyncio
-
-        from asn1crypto import tsp
-
-        ca = RevCa("MITM ROOT")
-        stamper = dummy_timestamper(make_tsa(ca, "MITM TSA"), [ca.asn1])
+    def __init__(self, answer) -> None:
         outer = self
         self.requests = 0
 
@@ -348,8 +341,7 @@ class ForgingTsa:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                req = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
-                body = asyncio.run(stamper.async_request_tsa_response(req)).dump()
+                body = answer(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/timestamp-reply")
@@ -372,6 +364,19 @@ class ForgingTsa:
             finally:
                 server.shutdown()
                 worker.join(5)
+
+
+def ForgingTsa() -> LoopbackTsa:  # noqa: N802 - reads as the class it makes
+    """As a man in the middle on the TSA's plain-HTTP URL would answer: every request gets a
+    well-formed token with the right nonce and imprint, signed by a key of the attacker's own
+    CA (``make_tsa``: a proper time-stamping certificate)."""
+    import asyncio
+
+    from asn1crypto import tsp
+
+    ca = RevCa("MITM ROOT")
+    stamper = dummy_timestamper(make_tsa(ca, "MITM TSA"), [ca.asn1])
+    return LoopbackTsa(lambda body: asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump())
 
 
 def test_a_forged_token_is_what_an_unchecking_client_embeds(original, short_lived, dev_pki):  # noqa: F811
@@ -574,3 +579,19 @@ def test_the_cas_own_zone_less_ocsp_answer_in_the_dss_is_no_processing_error(b_t
     report = verify_pdf(add_dss(b_t, ocsps=[answer]), trust=[dev_pki.root_cert], at=timeline.t0 + timedelta(minutes=1))
     [sig] = report.signatures
     assert report.indication is Indication.TOTAL_PASSED, sig.notes
+
+
+@pytest.mark.parametrize("body", [
+    b"\x30\x03\x02\x01\x05",                                  # SEQUENCE { INTEGER }: no status
+    b"\x30\x05\x30\x03\x02\x01\x00",                          # granted, and no token
+    b"\x30\x80\x00\x00",                                      # indefinite length, empty
+    b"\x30\x0a\x30\x03\x02\x01\x00\x30\x03\x02\x01\x00",     # a token that is no ContentInfo
+    b"\x30\x07\x30\x03\x02\x01\x00\x04\x00",                  # a token of the wrong type
+], ids=["no-status", "no-token", "indefinite", "token-not-contentinfo", "token-wrong-type"])
+def test_a_malformed_tsa_answer_is_a_signing_error(body, original, short_lived):  # noqa: F811
+    """HTTP 200 with the right content type but a TimeStampResp pyHanko cannot read: ValueError
+    or TypeError came out of sign_pdf (a 500 for the issuing request, not "signing failed")."""
+    with LoopbackTsa(lambda _request: body).serving() as broken, TsaClient(broken.url) as tsa:
+        with pytest.raises(SigningError, match="no timestamp"):
+            sign_pdf(original, short_lived, level="B-T", timestamper=tsa)
+        assert broken.requests == 1
