@@ -555,14 +555,14 @@ class Fetcher:
         from pyhanko_certvalidator.fetchers.common_utils import format_ocsp_request
 
         try:
-            request = format_ocsp_request(
-                cert, AuthorityWithCert(issuer), certid_hash_algo="sha1", request_nonces=True
-            ).dump()
+            asked = format_ocsp_request(cert, AuthorityWithCert(issuer), certid_hash_algo="sha1", request_nonces=True)
+            request, nonce = asked.dump(), asked.nonce_value.native
         except Exception:  # noqa: BLE001 - a certificate we cannot describe to a responder
             self.note("ocsp", urls[0], FetchOutcome.FAILED, "no OCSP request can be made for this certificate")
             return None
         for url in urls:
-            response = self.fetch("ocsp", url, _fetched_ocsp, body=request, content_type="application/ocsp-request")
+            response = self.fetch("ocsp", url, lambda data: _fetched_ocsp(data, nonce), body=request,
+                                  content_type="application/ocsp-request")
             if response is not None:
                 return response
         return None
@@ -602,10 +602,16 @@ def _fetched_crl(data: bytes) -> asn1_crl.CertificateList:
     return crl
 
 
-def _fetched_ocsp(data: bytes) -> ocsp.OCSPResponse:
+def _fetched_ocsp(data: bytes, nonce: bytes | None = None) -> ocsp.OCSPResponse:
     """A downloaded OCSP answer (``parse_ocsp_der``) whose producedAt, thisUpdate and
-    nextUpdate carry a zone (as ``_fetched_crl``)."""
+    nextUpdate carry a zone (as ``_fetched_crl``) and which, when it echoes a nonce, echoes
+    ``nonce``, the request's: an answer with another nonce was made for another request (an
+    old "good" answer replayed on the plain-HTTP path after the key was revoked). A
+    responder that echoes no nonce cannot be told from a replay; its answers are taken."""
     response = parse_ocsp_der(data)
+    echoed = response.nonce_value
+    if nonce is not None and echoed is not None and echoed.native != nonce:
+        raise ValueError("the OCSP answer's nonce is not the request's")
     tbs = response["response_bytes"]["response"].parsed["tbs_response_data"]
     times = [tbs["produced_at"].native]
     for single in tbs["responses"]:

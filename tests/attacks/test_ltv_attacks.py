@@ -326,11 +326,11 @@ def test_two_cas_of_one_name_never_share_an_ocsp_answer():
 # --- the kept TSA client ----------------------------------------------------------------------
 
 
-class LoopbackTsa:
-    """A "TSA" on loopback whose every answer is ``answer(request body)``: HTTP 200,
-    Content-Type application/timestamp-reply. ``requests`` counts them."""
+class Loopback:
+    """A TSA or OCSP responder on loopback whose every answer is ``answer(request body)``:
+    HTTP 200 with ``content_type``. ``requests`` counts them."""
 
-    def __init__(self, answer) -> None:
+    def __init__(self, answer, content_type: str = "application/timestamp-reply") -> None:
         outer = self
         self.requests = 0
 
@@ -344,7 +344,7 @@ class LoopbackTsa:
                 body = answer(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests += 1
                 self.send_response(200)
-                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -356,7 +356,7 @@ class LoopbackTsa:
     def serving(self):
         """Serve on a free loopback port (``url``) while the block runs."""
         with http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler) as server:
-            self.url = f"http://127.0.0.1:{server.server_address[1]}/tsa"
+            self.url = f"http://127.0.0.1:{server.server_address[1]}/"
             worker = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
             worker.start()
             try:
@@ -366,7 +366,7 @@ class LoopbackTsa:
                 worker.join(5)
 
 
-def ForgingTsa() -> LoopbackTsa:  # noqa: N802 - reads as the class it makes
+def ForgingTsa() -> Loopback:  # noqa: N802 - reads as the class it makes
     """As a man in the middle on the TSA's plain-HTTP URL would answer: every request gets a
     well-formed token with the right nonce and imprint, signed by a key of the attacker's own
     CA (``make_tsa``: a proper time-stamping certificate)."""
@@ -376,7 +376,7 @@ def ForgingTsa() -> LoopbackTsa:  # noqa: N802 - reads as the class it makes
 
     ca = RevCa("MITM ROOT")
     stamper = dummy_timestamper(make_tsa(ca, "MITM TSA"), [ca.asn1])
-    return LoopbackTsa(lambda body: asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump())
+    return Loopback(lambda body: asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump())
 
 
 def test_a_forged_token_is_what_an_unchecking_client_embeds(original, short_lived, dev_pki):  # noqa: F811
@@ -591,7 +591,47 @@ def test_the_cas_own_zone_less_ocsp_answer_in_the_dss_is_no_processing_error(b_t
 def test_a_malformed_tsa_answer_is_a_signing_error(body, original, short_lived):  # noqa: F811
     """HTTP 200 with the right content type but a TimeStampResp pyHanko cannot read: ValueError
     or TypeError came out of sign_pdf (a 500 for the issuing request, not "signing failed")."""
-    with LoopbackTsa(lambda _request: body).serving() as broken, TsaClient(broken.url) as tsa:
+    with Loopback(lambda _request: body).serving() as broken, TsaClient(broken.url) as tsa:
         with pytest.raises(SigningError, match="no timestamp"):
             sign_pdf(original, short_lived, level="B-T", timestamper=tsa)
         assert broken.requests == 1
+
+
+
+def _good_answer(ca: RevCa, cert: cx509.Certificate, nonce: bytes | None) -> bytes:
+    """``ca``'s "good" OCSP answer about ``cert``, echoing ``nonce`` when given."""
+    from cryptography.x509 import ocsp as cx509_ocsp
+
+    now = datetime.now(timezone.utc)
+    builder = (cx509_ocsp.OCSPResponseBuilder()
+               .add_response(cert=cert, issuer=ca.cert, algorithm=hashes.SHA1(),
+                             cert_status=cx509_ocsp.OCSPCertStatus.GOOD, this_update=now - timedelta(minutes=1),
+                             next_update=now + timedelta(days=1), revocation_time=None, revocation_reason=None)
+               .responder_id(cx509_ocsp.OCSPResponderEncoding.HASH, ca.cert))
+    if nonce is not None:
+        builder = builder.add_extension(cx509.OCSPNonce(nonce), critical=False)
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def test_an_ocsp_answer_with_another_requests_nonce_is_not_taken():
+    """A man in the middle on the responder's plain-HTTP URL replays a "good" answer it saw
+    before the key was revoked (still within its nextUpdate). The request carries a nonce and
+    the responder echoes nonces: an answer echoing another request's nonce is refused (and
+    so never kept); the answer to this request is taken."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    ca = RevCa()
+    leaf = ca.issue()
+    old = _good_answer(ca, leaf.cert, b"\x04\x10" + bytes(16))  # an earlier request's nonce
+    with Loopback(lambda _request: old, "application/ocsp-response").serving() as replaying:
+        leaf = ca.issue(ocsp_urls=[replaying.url])
+        cache = RevocationCache(max_age_s=300)
+        assert cache.ocsp(leaf.asn1, ca.asn1) is None and len(cache) == 0
+        assert replaying.requests == 1
+
+    def echo(request: bytes) -> bytes:
+        return _good_answer(ca, leaf.cert, asn1_ocsp.OCSPRequest.load(request).nonce_value.native)
+
+    with Loopback(echo, "application/ocsp-response").serving() as honest:
+        leaf = ca.issue(ocsp_urls=[honest.url])
+        assert cache.ocsp(leaf.asn1, ca.asn1) is not None and len(cache) == 1
