@@ -753,6 +753,9 @@ class RevocationCache:
         with self._lock:
             return len(self._entries)
 
+    def __bool__(self) -> bool:  # an empty cache is still a cache (``rt.revocation or ...``)
+        return True
+
     def _fresh(self, key: tuple, now: datetime) -> tuple[bool, object]:
         with self._lock:
             hit = self._entries.get(key)

@@ -286,6 +286,7 @@ def test_many_urls_do_not_grow_the_cache_without_bound():
         clock.offset = timedelta(seconds=301)
         assert cache.crl(leaves[0].asn1) is not None
         assert len(cache) == 1 and len(responder.seen) == 301
+    assert RevocationCache()  # empty, and still a cache: `rt.revocation or ...` keeps it
 
 
 def test_eight_threads_fetch_each_answer_once_while_old_ones_are_dropped():
