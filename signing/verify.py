@@ -13,7 +13,8 @@ this module decides *when* to validate and turns pyHanko's status into the repor
   any other TSA proves nothing. Revocation data issued later than that
   moment is accepted (``retroactive_revinfo``): a later CRL still lists earlier
   revocations. Every signature and document timestamp is listed in the report with
-  its own result; only a valid document timestamp makes the level B-LTA, and for a
+  its own result; only a valid document timestamp that covers the DSS makes the level
+  B-LTA, only DSS revocation data for the signer's chain make B-LT, and for a
   signature without a signature timestamp a valid document timestamp after it is its
   T evidence (``_level``).
 * Proof of existence. The document timestamps are validated as a chain, newest first
