@@ -812,8 +812,15 @@ class RevocationCache:
             return result
 
     def crl(self, cert: x509.Certificate) -> asn1_crl.CertificateList | None:
-        """The first CRL that downloads among ``cert``'s distribution points (or a kept one)."""
-        for url in candidate_urls(revocation_sources(cert).crl):
+        """A kept CRL of any of ``cert``'s distribution points, else the first that downloads
+        (a dead first URL is not waited for at every signature while the second's CRL is kept)."""
+        urls = candidate_urls(revocation_sources(cert).crl)
+        now = self._clock()
+        for url in urls:
+            found, crl = self._fresh(("crl", url), now)
+            if found:
+                return crl  # type: ignore[return-value]
+        for url in urls:
             crl = self._get(("crl", url), "crl", lambda f, u=url: f.fetch("crl", u, _fetched_crl), _crl_next_update)
             if crl is not None:
                 return crl

@@ -636,3 +636,21 @@ def test_an_ocsp_answer_with_another_requests_nonce_is_not_taken():
     with Loopback(echo, "application/ocsp-response").serving() as honest:
         leaf = ca.issue(ocsp_urls=[honest.url])
         assert cache.ocsp(leaf.asn1, ca.asn1) is not None and len(cache) == 1
+
+
+def test_a_dead_first_crl_url_is_not_waited_for_while_the_second_ones_crl_is_kept():
+    """NCA certificates name two CRL URLs in one distribution point. With the first one down
+    (it accepts and never answers), every B-LT signature waited for its timeout before the
+    kept CRL of the second was used: a kept answer for any of the URLs is taken first."""
+    ca = RevCa()
+    cache = RevocationCache(max_age_s=300, timeout=1.0)
+    with Responder() as responder:
+        responder.routes["/dead.crl"] = "hang"
+        responder.routes["/ca.crl"] = (200, ca.crl())
+        leaf = ca.issue(crl=[responder.url("/dead.crl"), responder.url("/ca.crl")])
+        assert cache.crl(leaf.asn1) is not None
+        assert [s.path for s in responder.seen] == ["/dead.crl", "/ca.crl"]
+        started = time.monotonic()
+        assert cache.crl(leaf.asn1) is not None
+        assert time.monotonic() - started < 0.5
+        assert len(responder.seen) == 2
