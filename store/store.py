@@ -84,7 +84,11 @@ class Store(BatchSteps, SigningSteps):
         self.engine = engine
         self.blobs = blobs
         self._clock = clock
-        self._read_engine = engine.execution_options(**{db.READ_ONLY: True})
+        # PostgreSQL: a reading transaction is one snapshot (REPEATABLE READ; READ COMMITTED gave
+        # each statement its own, so a batch's row and its item counts could disagree); SQLite's
+        # BEGIN is one snapshot already
+        snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+        self._read_engine = engine.execution_options(**{db.READ_ONLY: True}, **snapshot)
 
     @classmethod
     def open(cls, url: str, blob_dir: Path | str, *, clock: Clock = _utc_now) -> "Store":
