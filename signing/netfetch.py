@@ -1076,6 +1076,17 @@ class TsaClient(TimeStamper):
                                          validation_context=validation_context)
         return await validator.async_validate_usage(set(), {"time_stamping"})
 
+    async def async_certificates(self) -> list[x509.Certificate]:
+        """The certificates learnt from the TSA's tokens (its own and those they carry),
+        asking for a token when none was seen yet (the one ``validation_paths`` would ask
+        for): B-LT fetches their revocation data with the signer's chain's, so that the DSS
+        speaks for the signature timestamp's TSA too (ETSI EN 319 142-1 B-LT)."""
+        if not self._leaves:
+            from pyhanko.sign import DEFAULT_MD
+
+            await self.async_timestamp(dummy_digest(DEFAULT_MD), DEFAULT_MD)
+        return list(self.cert_registry)
+
     async def validation_paths(self, validation_context):
         """Validation paths of the TSA's certificates (pyHanko embeds their revocation data
         at B-LT), from the latest token; a token is asked for only as described above."""

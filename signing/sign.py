@@ -99,18 +99,33 @@ def blt_validation_context(
     """Context that pyHanko uses at B-LT to choose the revocation data it embeds.
 
     We download the CRLs and the signer's OCSP response ourselves (see ``netfetch``)
-    and hand them over; pyHanko embeds what it used into the DSS. With ``revocation``
+    and hand them over; pyHanko embeds what it used into the DSS. ``extra_certs`` (the
+    TSA's certificates, ``sign_pdf``) get their CRLs fetched too, but only the signer
+    chain's own data satisfy the check that there is revocation data for the signer. With ``revocation``
     (the runtime's :class:`~signing.netfetch.RevocationCache`) answers still fresh under
     its rule are reused instead of downloaded again. The trust roots default to the
     self-signed certificates in the signer's chain.
     """
-    chain = _signer_certs(signer) + list(extra_certs)
+    own = _signer_certs(signer)
+    chain = own + [c for c in extra_certs if c not in own]
     roots = list(trust_roots) if trust_roots is not None else [
         c for c in chain if c.self_signed in ("maybe", "yes")
     ]
     if not roots:
         raise SigningError("B-LT needs trust roots: the signer's chain has no self-signed root")
-    crls = revocation.crls(chain) if revocation is not None else netfetch.fetch_crls(chain, timeout)
+
+    def fetched(certs: list[x509.Certificate]) -> list:
+        if not certs:
+            return []
+        return revocation.crls(certs) if revocation is not None else netfetch.fetch_crls(certs, timeout)
+
+    def urls(cert: x509.Certificate) -> set[str]:
+        return set(netfetch.candidate_urls(netfetch.revocation_sources(cert).crl))
+
+    own_crls = fetched(own)  # the signer chain's: what the check below is about
+    own_urls = set().union(*map(urls, own))
+    more = [c for c in chain[len(own):] if not urls(c) <= own_urls]  # a TSA under another CA
+    crls = own_crls + [c for c in fetched(more) if not any(c is k for k in own_crls)]
     ocsps = []
     leaf = signer.signing_cert
     issuer = next((c for c in chain if c.subject == leaf.issuer and c is not leaf), None)
@@ -121,7 +136,7 @@ def blt_validation_context(
             resp = netfetch.fetch_ocsp(leaf, issuer, timeout)
         if resp is not None:
             ocsps.append(resp)
-    if not crls and not ocsps:
+    if not own_crls and not ocsps:  # the TSA's CRLs say nothing about the signer
         raise SigningError("B-LT: no CRL or OCSP response could be fetched for the signer")
     return ValidationContext(
         trust_roots=roots,
@@ -189,7 +204,8 @@ def sign_pdf(
         timestamper = timestamper_for(tsa_url, tsa_headers)
     writer = _writer(pdf)
     if level is Level.B_LT and validation_context is None:
-        validation_context = blt_validation_context(signer, trust_roots=trust_roots, revocation=revocation)
+        validation_context = blt_validation_context(signer, trust_roots=trust_roots, revocation=revocation,
+                                                    extra_certs=_tsa_certs(timestamper))
     meta = PdfSignatureMetadata(
         field_name=field_name or _field_name(writer),
         md_algorithm="sha256",
@@ -217,6 +233,18 @@ def sign_pdf(
     if signed is None:
         raise SigningError(f"signing failed: the CMS needs {needed} hex digits, {reserved} were reserved on retry")
     return signed
+
+
+def _tsa_certs(timestamper: TimeStamper | None) -> list[x509.Certificate]:
+    """The TSA's certificates, whose CRLs a B-LT signature's DSS needs as well as the
+    signer chain's (its signature timestamp is validated with them); known for our
+    :class:`~signing.netfetch.TsaClient`, none for another timestamper."""
+    if not isinstance(timestamper, netfetch.TsaClient):
+        return []
+    try:
+        return _run(timestamper.async_certificates())
+    except TimestampRequestError as exc:
+        raise SigningError(f"signing failed: no timestamp: {exc}") from exc
 
 
 def _writer(pdf: bytes) -> IncrementalPdfFileWriter:

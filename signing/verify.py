@@ -104,6 +104,8 @@ from .ncacert import KZ_SIGNATURE_ALGORITHM_PREFIXES, is_gost_certificate, signe
 from .timestamps import (
     DocumentTimestamps,
     SignatureTimestamps,
+    _embedded_tsa_cert,
+    _token_values,
     document_timestamps,
     signature_timestamps,
     tokens_hidden,
@@ -637,17 +639,64 @@ def _dss_covers(status: PdfSignatureStatus, revinfo: _Revinfo) -> bool:
         return True
     try:
         chain = list(path.iter_certs(include_root=True))
-        for issuer, cert in zip(chain, chain[1:]):
-            if not revocation_sources(cert).declared:
-                continue
-            if any(_crl_signed_by(crl, issuer) for crl in revinfo.dss_crls):
-                continue
-            if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.dss_ocsps):
-                continue
-            return False
+        return _pairs_covered([(cert, issuer) for issuer, cert in zip(chain, chain[1:])], revinfo)
     except Exception:  # noqa: BLE001 - a path that cannot be read: no level from the DSS
         return False
+
+
+def _pairs_covered(pairs: list[tuple[x509.Certificate, x509.Certificate]], revinfo: _Revinfo) -> bool:
+    """Every (certificate, issuer) pair whose certificate names a revocation source has a
+    DSS CRL its issuer signed or a DSS OCSP answer about it."""
+    for cert, issuer in pairs:
+        if not revocation_sources(cert).declared:
+            continue
+        if any(_crl_signed_by(crl, issuer) for crl in revinfo.dss_crls):
+            continue
+        if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.dss_ocsps):
+            continue
+        return False
     return True
+
+
+TsaOfT = tuple[x509.Certificate, list[x509.Certificate]]
+
+
+def _t_evidence_tsa(
+    sig: EmbeddedPdfSignature, stamps: SignatureTimestamps, doc_chain: DocumentTimestamps,
+    doc_stamps: list[EmbeddedPdfSignature],
+) -> TsaOfT | None:
+    """The TSA certificate of ``sig``'s T evidence and the certificates its token carries:
+    the signature timestamp that was used, else the earliest valid document timestamp after
+    the signature. None without T evidence or when it cannot be read."""
+    try:
+        used = stamps.used
+        if used is not None:
+            signed_data = _token_values(sig.signer_info)[stamps.reports.index(used)]["content"]
+            certs = [c.chosen for c in signed_data["certificates"] or () if c.name == "certificate"]
+            tsa = _embedded_tsa_cert(signed_data)
+            return (tsa, certs) if tsa is not None else None
+        after = [rev for report, rev in doc_chain.results if report.passed and rev > sig.signed_revision]
+        if not after:
+            return None
+        first = next(ts for ts in doc_stamps if ts.signed_revision == min(after))
+        return first.signer_cert, list(first.other_embedded_certs)
+    except Exception:  # noqa: BLE001 - a token or stamp that cannot be read again: no T evidence to cover
+        return None
+
+
+def _dss_covers_tsa(t_tsa: TsaOfT | None, anchors: list[x509.Certificate], revinfo: _Revinfo) -> bool:
+    """Whether the DSS's revocation data speak for the TSA chain of the T evidence too
+    (ETSI EN 319 142-1 B-LT: the validation data of the signature *and* of its time-stamp):
+    each certificate of the chain up to an anchor that names a revocation source has a DSS
+    CRL of its issuer or a DSS OCSP answer about it."""
+    if t_tsa is None:
+        return False
+    tsa, certs = t_tsa
+    try:
+        path = _anchored_path(tsa, [*certs, *revinfo.dss_certs, *anchors], anchors)
+        return path is not None and _pairs_covered(path, revinfo)
+    except Exception:  # noqa: BLE001 - a chain that cannot be read: no level from the DSS
+        return False
 
 
 def _level(
@@ -807,12 +856,15 @@ def _verify_one(
     stamps: SignatureTimestamps,
     dss_revisions: tuple[int, ...] = (),
     poe: datetime | None = None,
+    t_tsa: TsaOfT | None = None,
 ) -> SignatureReport:
     """``doc_ts_revisions``: revisions of the document timestamps that validated;
     ``stamps``: this signature's timestamps, validated (``timestamps``); ``dss_revisions``:
     revisions that write a DSS with revocation data (``_level``); ``poe``: the proof of
     existence of the signature's revision (the earliest valid document timestamp after
-    it), used as the validation moment of a signature without signature timestamps."""
+    it), used as the validation moment of a signature without signature timestamps;
+    ``t_tsa``: the TSA of the T evidence (``_t_evidence_tsa``), whose chain B-LT needs the
+    DSS to cover as well."""
     name = sig.field_name
     if _uses_gost(sig):
         return _unsupported_report(
@@ -875,7 +927,9 @@ def _verify_one(
         revoked=revoked,
         signing_time=status.signer_reported_dt,
         timestamp_time=tst_time,
-        level=_level(sig.signed_revision, tst_ok, _dss_covers(status, revinfo), doc_ts_revisions, dss_revisions),
+        level=_level(sig.signed_revision, tst_ok,
+                     _dss_covers(status, revinfo) and _dss_covers_tsa(t_tsa, anchors, revinfo),
+                     doc_ts_revisions, dss_revisions),
         signer=signer_fields(status.signing_cert),
         notes=tuple(notes),
     )
@@ -1000,6 +1054,7 @@ def verify_pdf(
             stamps=stamps,
             dss_revisions=dss_revisions,
             poe=_poe(sig, doc_chain),
+            t_tsa=_t_evidence_tsa(sig, stamps, doc_chain, doc_stamps) if revinfo.dss_has_revinfo else None,
         )
         for sig, stamps in zip(sigs, sig_stamps)
     )

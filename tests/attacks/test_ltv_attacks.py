@@ -24,9 +24,11 @@ import pytest
 from tests.signing.conftest import dev_pki, pki_server  # noqa: F401 - fixtures (tests/signing's conftest)
 
 import attacks_structure as S  # noqa: E402 - tests/signing is on sys.path now
-from attacks_crypto import add_document_timestamp, add_dss, dummy_timestamper, make_tsa  # noqa: E402
+from attacks_crypto import add_document_timestamp, add_dss, dummy_timestamper, key_usage, make_tsa  # noqa: E402
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pdfs import change_page_text, tiny_pdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -654,3 +656,63 @@ def test_a_dead_first_crl_url_is_not_waited_for_while_the_second_ones_crl_is_kep
         assert cache.crl(leaf.asn1) is not None
         assert time.monotonic() - started < 0.5
         assert len(responder.seen) == 2
+
+
+# --- B-LT covers the T evidence's TSA chain too ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_tsa():
+    """A TSA under a CA of its own (a trust anchor too), whose certificate names a CRL."""
+    ca = RevCa("OTHER TSA ROOT")
+    tsa = ca.issue("OTHER TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                   key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+                   eku_critical=True, crl=["http://127.0.0.1:9/other-tsa-root.crl"],
+                   not_before=datetime.now(timezone.utc) - timedelta(days=2))
+    return ca, tsa
+
+
+def test_b_lt_needs_the_revocation_data_of_the_tsa_chain_too(b_b, short_lived, other_tsa, dev_pki, pki_server,  # noqa: F811
+                                                             timeline):
+    """A B-T signature whose TSA is under another CA, and a DSS with the signer chain's CRLs
+    only: the signature timestamp's TSA certificate has no revocation data in the file, so
+    B-T (ETSI EN 319 142-1 B-LT: validation data of the signature and of its time-stamp).
+    With that CA's CRL in the DSS too: B-LT."""
+    ca, tsa = other_tsa
+    signed = sign_pdf(tiny_pdf("Other TSA", pdfa=True), short_lived, level="B-T",
+                      timestamper=dummy_timestamper(tsa, [ca.asn1]))
+    trust = [dev_pki.root_cert, ca.pem]
+    chain_crls = _chain_crls(short_lived, dev_pki)
+    at = timeline.t0 + timedelta(minutes=1)
+    without = verify_pdf(add_dss(signed, crls=chain_crls), trust=trust, at=at)
+    assert without.indication is Indication.TOTAL_PASSED, without.signatures[0].notes
+    assert without.signatures[0].level is Level.B_T
+    both = verify_pdf(add_dss(signed, crls=[*chain_crls, ca.crl()]), trust=trust, at=at)
+    assert both.signatures[0].level is Level.B_LT
+
+
+def test_a_b_lt_signature_carries_the_crl_of_a_tsa_under_another_ca(original, dev_pki, pki_server):  # noqa: F811
+    """Signing at B-LT fetched CRLs for the signer's chain only: with the TSA under another
+    CA (here: a signer under its own CA, the dev TSA under the dev root) the DSS had nothing
+    for the TSA's certificate. The TSA client's certificates get their CRLs fetched too."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from revpki import signer_for
+
+    ca = RevCa("OWN SIGNER CA")
+    dev_root = asn1_x509.Certificate.load(pem.unarmor(dev_pki.root_cert.read_bytes())[2])
+    with Responder() as responder:
+        responder.routes["/ca.crl"] = (200, ca.crl())
+        leaf = ca.issue(crl=[responder.url("/ca.crl")])
+        with TsaClient(dev_pki.tsa_url, trust_roots=[dev_pki.root_cert]) as tsa:
+            pdf = sign_pdf(original, signer_for(leaf, [ca.asn1]), level="B-LT", timestamper=tsa,
+                           revocation=RevocationCache(), trust_roots=[ca.asn1, dev_root])
+    from asn1crypto.crl import CertificateList
+
+    stored = DocumentSecurityStore.read_dss(PdfFileReader(io.BytesIO(pdf), strict=False)).crls
+    issuers = {CertificateList.load(ref.get_object().data).issuer.human_friendly for ref in stored}
+    assert dev_root.subject.human_friendly in issuers and ca.asn1.subject.human_friendly in issuers
+    report = verify_pdf(pdf, trust=[ca.pem, dev_pki.root_cert], require_revocation=True)
+    assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
+    assert report.signatures[0].level is Level.B_LT
