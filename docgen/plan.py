@@ -27,7 +27,7 @@ import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from docgen.geometry import Point, normalize_points, segment_lengths
 
@@ -432,9 +432,11 @@ class _Placer:
                 cost += 1
         return cost
 
-    def place(self, candidates: list) -> tuple:
-        """The first candidate ``(centre, quad)`` without collisions, else the least bad."""
-        best, best_cost = candidates[0], None
+    def place(self, candidates: Iterable[tuple]) -> tuple:
+        """The first candidate ``(centre, quad)`` without collisions, else the least bad (the
+        first of those). ``candidates`` may be a generator: those after the chosen one are never
+        made (usually the first fits)."""
+        best, best_cost = None, None
         for cand in candidates:
             cost = self._cost(cand[1])
             if cost == 0:
@@ -522,6 +524,35 @@ def _draw_scale_bar(emf: _Emf, width_mm: float, height_mm: float, scale: int, te
     _Label(f"{texts['scale']} {_format_scale(scale)}", 9).draw(emf, width_mm / 2, y_top + bar_h + 5.0)
 
 
+def _name_candidates(label: _Label, vx: float, vy: float, bx: float, by: float,
+                     r_mm: float) -> Iterator[tuple]:
+    """Where a turning point's name may go, best first: along the outward bisector (bx, by),
+    then turned ever further from it, then the same a little further out."""
+    tw, th = label.width, label.height
+    for extra in (0.0, 1.2, 2.6):
+        for turn in _NAME_TURNS:
+            t = math.radians(turn)
+            dx = bx * math.cos(t) - by * math.sin(t)
+            dy = bx * math.sin(t) + by * math.cos(t)
+            dist = r_mm + 0.7 + extra + _box_center_along(dx, dy, tw / 2, th / 2)
+            centre = (vx + dx * dist, vy + dy * dist)
+            yield centre, _quad(centre, (1.0, 0.0), tw / 2, th / 2)
+
+
+def _length_candidates(label: _Label, a, b, along, outward) -> Iterator[tuple]:
+    """Where a side's length may go, best first: outside at the side's midpoint, then inside,
+    then further along the side and further from it."""
+    tw, th = label.width, label.height
+    ox, oy = outward
+    off = 0.6 + th / 2
+    for frac in (0.5, 0.3, 0.7, 0.15, 0.85):
+        for side in (1.0, -1.0):
+            for extra in (0.0, 1.5):
+                d = side * (off + extra)
+                centre = (a[0] + (b[0] - a[0]) * frac + ox * d, a[1] + (b[1] - a[1]) * frac + oy * d)
+                yield centre, _quad(centre, along, tw / 2, th / 2)
+
+
 def draw_plan(
     points: Sequence[tuple[str, float, float]],
     *,
@@ -600,24 +631,13 @@ def draw_plan(
             a = page[i - 1]
             bx, by = _unit(vx - a[0], vy - a[1])
         label = _Label(name, 8)
-        tw, th = label.width, label.height
-        cands = []
-        for extra in (0.0, 1.2, 2.6):
-            for turn in _NAME_TURNS:
-                t = math.radians(turn)
-                dx = bx * math.cos(t) - by * math.sin(t)
-                dy = bx * math.sin(t) + by * math.cos(t)
-                dist = r_mm + 0.7 + extra + _box_center_along(dx, dy, tw / 2, th / 2)
-                centre = (vx + dx * dist, vy + dy * dist)
-                cands.append((centre, _quad(centre, (1.0, 0.0), tw / 2, th / 2)))
-        centre, _ = placer.place(cands)
+        centre, _ = placer.place(_name_candidates(label, vx, vy, bx, by, r_mm))
         label.draw(emf, *centre)
 
     # side lengths, parallel to the side, preferably outside at its midpoint
     for i, (_, _, metres) in enumerate(segment_lengths(pts)):
         a, b = page[i], page[(i + 1) % n]
         label = _Label(format_length(metres), 7)
-        tw, th = label.width, label.height
         angle = math.degrees(math.atan2(-(b[1] - a[1]), b[0] - a[0]))
         if angle > 90:
             angle -= 180
@@ -625,16 +645,7 @@ def draw_plan(
             angle += 180
         rad = math.radians(angle)
         along = (math.cos(rad), -math.sin(rad))  # reading direction on the page (y down)
-        ox, oy = outward[i]
-        off = 0.6 + th / 2
-        cands = []
-        for frac in (0.5, 0.3, 0.7, 0.15, 0.85):
-            for side in (1.0, -1.0):
-                for extra in (0.0, 1.5):
-                    d = side * (off + extra)
-                    centre = (a[0] + (b[0] - a[0]) * frac + ox * d, a[1] + (b[1] - a[1]) * frac + oy * d)
-                    cands.append((centre, _quad(centre, along, tw / 2, th / 2)))
-        centre, _ = placer.place(cands)
+        centre, _ = placer.place(_length_candidates(label, a, b, along, outward[i]))
         label.draw(emf, centre[0], centre[1], angle)
 
     # turning points over the outline's corners
