@@ -1104,7 +1104,12 @@ class TsaClient(TimeStamper):
 
         await self.async_timestamp(dummy_digest(DEFAULT_MD), DEFAULT_MD)
         for cert in self._leaves:
-            yield await self._validated(cert, validation_context)
+            try:
+                path = await self._validated(cert, validation_context)
+            except (ValidationError, PathError) as exc:  # PathBuildingError escaped sign_pdf
+                raise TimestampRequestError(f"TSA {self.url}: its certificate does not validate "
+                                            f"({type(exc).__name__})") from exc
+            yield path
 
 
 #: The name of the client before it kept connections (same constructor).

@@ -88,6 +88,21 @@ def _signer_certs(signer: Signer) -> list[x509.Certificate]:
     return certs
 
 
+def _anchored(certs: list[x509.Certificate], roots: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of ``certs`` on a chain (signatures checked) from one of them to a
+    trust root, anchors excluded. The TSA's certificates come from its tokens: over plain
+    HTTP anyone on the way can put certificates there, and the distribution points of one
+    that chains to no root are an attacker's URLs (fetched with private addresses allowed)."""
+    from .verify import _anchored_path
+
+    out: list[x509.Certificate] = []
+    for cert in certs:
+        for c, _issuer in _anchored_path(cert, certs, roots) or ():
+            if c not in out:
+                out.append(c)
+    return out
+
+
 def blt_validation_context(
     signer: Signer,
     *,
@@ -124,7 +139,7 @@ def blt_validation_context(
 
     own_crls = fetched(own)  # the signer chain's: what the check below is about
     own_urls = set().union(*map(urls, own))
-    more = [c for c in chain[len(own):] if not urls(c) <= own_urls]  # a TSA under another CA
+    more = [c for c in _anchored(chain[len(own):], roots) if c not in own and not urls(c) <= own_urls]
     crls = own_crls + [c for c in fetched(more) if not any(c is k for k in own_crls)]
     ocsps = []
     leaf = signer.signing_cert

@@ -369,16 +369,20 @@ class Loopback:
                 worker.join(5)
 
 
-def ForgingTsa() -> Loopback:  # noqa: N802 - reads as the class it makes
+def ForgingTsa(crl_url: str | None = None) -> Loopback:  # noqa: N802 - reads as the class it makes
     """As a man in the middle on the TSA's plain-HTTP URL would answer: every request gets a
     well-formed token with the right nonce and imprint, signed by a key of the attacker's own
-    CA (``make_tsa``: a proper time-stamping certificate)."""
+    CA (a proper time-stamping certificate, naming ``crl_url`` as its CRL when given)."""
     import asyncio
 
     from asn1crypto import tsp
 
     ca = RevCa("MITM ROOT")
-    stamper = dummy_timestamper(make_tsa(ca, "MITM TSA"), [ca.asn1])
+    tsa = make_tsa(ca, "MITM TSA") if crl_url is None else ca.issue(
+        "MITM TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
+        crl=[crl_url], not_before=datetime.now(timezone.utc) - timedelta(days=2))
+    stamper = dummy_timestamper(tsa, [ca.asn1])
     return Loopback(lambda body: asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump())
 
 
@@ -716,3 +720,19 @@ def test_a_b_lt_signature_carries_the_crl_of_a_tsa_under_another_ca(original, de
     report = verify_pdf(pdf, trust=[ca.pem, dev_pki.root_cert], require_revocation=True)
     assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
     assert report.signatures[0].level is Level.B_LT
+
+
+
+def test_a_forged_tokens_crl_url_is_never_fetched(original, short_lived, dev_pki, pki_server):  # noqa: F811
+    """B-LT fetches the CRLs of the TSA's certificates too; those come from its tokens, which
+    a man in the middle writes when the client has no anchors (the runtime's today). A
+    certificate that chains to no trust root gets nothing fetched: its CRL URL (an internal
+    address, say: the signing fetcher allows private ones) is never asked."""
+    with Responder() as internal:
+        internal.routes["/secret"] = (200, b"internal data")
+        with ForgingTsa(crl_url=internal.url("/secret")).serving() as mitm, TsaClient(mitm.url) as tsa:
+            with pytest.raises(SigningError):  # the forged TSA certificate does not validate
+                sign_pdf(original, short_lived, level="B-LT", timestamper=tsa, revocation=RevocationCache(),
+                         trust_roots=load_certs([dev_pki.root_cert]))
+            assert mitm.requests >= 1
+        assert internal.seen == []
