@@ -124,7 +124,7 @@ def blt_validation_context(
     own = _signer_certs(signer)
     chain = own + [c for c in extra_certs if c not in own]
     roots = list(trust_roots) if trust_roots is not None else [
-        c for c in chain if c.self_signed in ("maybe", "yes")
+        c for c in own if c.self_signed in ("maybe", "yes")  # never a root a TSA's token brought
     ]
     if not roots:
         raise SigningError("B-LT needs trust roots: the signer's chain has no self-signed root")

@@ -21,7 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from tests.signing.conftest import dev_pki, pki_server  # noqa: F401 - fixtures (tests/signing's conftest)
+from tests.signing.conftest import dev_password, dev_pki, dev_signer, pki_server  # noqa: F401 - fixtures (tests/signing's conftest)
 
 import attacks_structure as S  # noqa: E402 - tests/signing is on sys.path now
 from attacks_crypto import add_document_timestamp, add_dss, dummy_timestamper, key_usage, make_tsa  # noqa: E402
@@ -723,7 +723,7 @@ def test_a_b_lt_signature_carries_the_crl_of_a_tsa_under_another_ca(original, de
 
 
 
-def test_a_forged_tokens_crl_url_is_never_fetched(original, short_lived, dev_pki, pki_server):  # noqa: F811
+def test_a_forged_tokens_crl_url_is_never_fetched(original, short_lived, dev_signer, dev_pki, pki_server):  # noqa: F811
     """B-LT fetches the CRLs of the TSA's certificates too; those come from its tokens, which
     a man in the middle writes when the client has no anchors (the runtime's today). A
     certificate that chains to no trust root gets nothing fetched: its CRL URL (an internal
@@ -731,8 +731,11 @@ def test_a_forged_tokens_crl_url_is_never_fetched(original, short_lived, dev_pki
     with Responder() as internal:
         internal.routes["/secret"] = (200, b"internal data")
         with ForgingTsa(crl_url=internal.url("/secret")).serving() as mitm, TsaClient(mitm.url) as tsa:
-            with pytest.raises(SigningError):  # the forged TSA certificate does not validate
-                sign_pdf(original, short_lived, level="B-LT", timestamper=tsa, revocation=RevocationCache(),
-                         trust_roots=load_certs([dev_pki.root_cert]))
+            # given roots, and none (the roots are then the self-signed ones of the signer's
+            # chain, the dev PKI's p12 holds its root; never the one the forged token carries)
+            for signer, roots in ((short_lived, load_certs([dev_pki.root_cert])), (dev_signer(), None)):
+                with pytest.raises(SigningError):  # the forged TSA certificate does not validate
+                    sign_pdf(original, signer, level="B-LT", timestamper=tsa, revocation=RevocationCache(),
+                             trust_roots=roots)
             assert mitm.requests >= 1
         assert internal.seen == []
