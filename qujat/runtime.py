@@ -115,7 +115,9 @@ def open_runtime(settings: Settings, *, convert: bool = True, sign: bool = False
             signers, dev_anchors = _signers(settings, stack)
             anchors = anchors or dev_anchors
             if settings.tsa_url:
-                timestamper = stack.enter_context(TsaClient(settings.tsa_url))
+                # every token is checked (imprint, TSA signature, chain to an anchor, purpose)
+                # before it goes into a document: the TSA may be reached over plain HTTP
+                timestamper = stack.enter_context(TsaClient(settings.tsa_url, trust_roots=anchors))
                 revocation = RevocationCache(max_age_s=settings.revocation_max_age)
         records = None
         if store:

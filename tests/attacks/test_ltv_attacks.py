@@ -416,8 +416,6 @@ def test_a_checking_client_still_costs_one_request_per_signature(original, short
     assert report.indication is Indication.TOTAL_PASSED and report.signatures[0].level is Level.B_T
 
 
-@pytest.mark.xfail(strict=True, reason="qujat/runtime.py builds TsaClient(settings.tsa_url) without the trust "
-                   "anchors: it must pass trust_roots=anchors (not a file of this helper)")
 def test_the_runtimes_tsa_client_refuses_a_forged_token(tmp_path):
     from qujat import service
     from qujat.runtime import open_runtime
