@@ -47,7 +47,7 @@ def secrets_of(data_dir: Path, *keys: str) -> list[str]:
     assert len(password) >= 8
     found = [password, "PRIVATE KEY"]
     for key in keys:
-        found += [key, key.rsplit("_", 1)[1]]
+        found += [key, key.split("_", 2)[2]]
     return found
 
 
