@@ -67,7 +67,6 @@ from typing import Any
 
 from qujat.runtime import Runtime
 from qujat.service import Caller, _record_id, _store, template_refs
-from qujat.settings import SIGNATURE_REVOCATION_MODES
 from signing.ncacert import signer_fields
 from store import Conflict, NewVersion, NotFound, Record, SignatureInfo, Status
 from store.signing import PreparedStep, SigningState, TicketRejected
@@ -75,7 +74,7 @@ from store.signing import PreparedStep, SigningState, TicketRejected
 __all__ = ["SigningStep", "Ticket", "SignatureRefused", "RevocationUnavailable", "TicketInvalid", "next_step", "submit",
            "issue_ticket", "check_ticket", "submit_with_ticket", "pending_pdf", "signing_state",
            "create_awaiting", "progress", "Progress", "mask_iin", "DIGEST_ALGORITHM", "MAX_CMS_BYTES",
-           "SIGNING_ROLES", "REVOCATION_MODES", "RETRY_AFTER_REVOCATION", "revocation_mode"]
+           "SIGNING_ROLES", "RETRY_AFTER_REVOCATION"]
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +85,6 @@ MAX_CMS_BYTES = 64 * 1024
 #: expected): its first head, or a person given the right to sign. Both need ORGANIZATION too.
 SIGNING_ROLES = frozenset({"ceo", "can_sign"})
 _ORGANIZATION = "organization"
-#: QUJAT_SIGNATURE_REVOCATION: how an official's certificate's revocation status is checked
-#: when the CMS is taken (module docstring, step 4); the first is the default.
-REVOCATION_MODES = SIGNATURE_REVOCATION_MODES
 #: Seconds a client should wait before sending a CMS again whose revocation status could not
 #: be established (a CA's responder down, typically for minutes).
 RETRY_AFTER_REVOCATION = 30
@@ -412,11 +408,6 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
     return updated
 
 
-def revocation_mode(rt: Runtime) -> str:
-    """The runtime's QUJAT_SIGNATURE_REVOCATION (``require`` unless ``try`` or ``off``)."""
-    return rt.settings.signature_revocation
-
-
 def _check_revocation(rt: Runtime, embedded, at: dt.datetime, record_id: uuid.UUID, index: int):
     """Step 4 of the module docstring: the `signing.revocation.RevocationCheck`, or None when
     the mode is ``off``. `CertificateRefused` (revoked), `RevocationUnavailable` (``require``
@@ -424,7 +415,7 @@ def _check_revocation(rt: Runtime, embedded, at: dt.datetime, record_id: uuid.UU
     from signing.certload import load_certs
     from signing.revocation import GOOD, REVOKED, check_signer
 
-    mode = revocation_mode(rt)
+    mode = rt.settings.signature_revocation
     if mode == "off":
         return None
     check = check_signer(embedded.signer_cert, others=embedded.other_certs, anchors=load_certs(rt.trust_anchors),
