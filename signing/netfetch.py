@@ -76,7 +76,6 @@ __all__ = [
     "check_url",
     "address_allowed",
     "UrlRefused",
-    "UrllibTimeStamper",
     "TsaClient",
     "RevocationCache",
     "DEFAULT_REVOCATION_MAX_AGE",
@@ -631,27 +630,16 @@ def _signing_fetcher(timeout: float) -> Fetcher:
 
 
 def fetch_crls(certs: Iterable[x509.Certificate], timeout: float = DEFAULT_TIMEOUT) -> list[asn1_crl.CertificateList]:
-    """Download the CRLs named in the certificates' distribution points (signing side).
-
-    Failures are logged and skipped: whether missing revocation data is fatal is the
-    caller's decision, not the downloader's.
-    """
-    fetcher = _signing_fetcher(timeout)
-    out = [crl for crl in (fetcher.crl(cert) for cert in certs) if crl is not None]
-    for note in fetcher.notes:
-        if note.outcome is not FetchOutcome.FETCHED:
-            log.info("CRL %s not fetched: %s", note.url, note.reason)
-    return out
+    """Download the CRLs named in the certificates' distribution points (signing side), each
+    CRL once; failures are logged and skipped (whether missing revocation data is fatal is
+    the caller's decision). A :class:`RevocationCache` used once."""
+    return RevocationCache(timeout=timeout).crls(certs)
 
 
 def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, timeout: float = DEFAULT_TIMEOUT) -> ocsp.OCSPResponse | None:
-    """Ask the OCSP responder named in ``cert``'s AIA about ``cert`` (signing side)."""
-    fetcher = _signing_fetcher(timeout)
-    response = fetcher.ocsp(cert, issuer)
-    for note in fetcher.notes:
-        if note.outcome is not FetchOutcome.FETCHED:
-            log.info("OCSP %s not reachable: %s", note.url, note.reason)
-    return response
+    """Ask the OCSP responder named in ``cert``'s AIA about ``cert`` (signing side); a
+    :class:`RevocationCache` used once."""
+    return RevocationCache(timeout=timeout).ocsp(cert, issuer)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -839,10 +827,6 @@ class RevocationCache:
         """An OCSP answer about ``cert`` from its responders (or a kept one)."""
         return self._get(("ocsp", cert.sha256, issuer.sha256), "ocsp", lambda f: f.ocsp(cert, issuer),
                          _ocsp_next_update)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 class _KeptHTTP(http.client.HTTPConnection):
@@ -1110,7 +1094,3 @@ class TsaClient(TimeStamper):
                 raise TimestampRequestError(f"TSA {self.url}: its certificate does not validate "
                                             f"({type(exc).__name__})") from exc
             yield path
-
-
-#: The name of the client before it kept connections (same constructor).
-UrllibTimeStamper = TsaClient

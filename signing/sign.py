@@ -129,26 +129,21 @@ def blt_validation_context(
     if not roots:
         raise SigningError("B-LT needs trust roots: the signer's chain has no self-signed root")
 
-    def fetched(certs: list[x509.Certificate]) -> list:
-        if not certs:
-            return []
-        return revocation.crls(certs) if revocation is not None else netfetch.fetch_crls(certs, timeout)
+    if revocation is None:  # one signature: a cache used once
+        revocation = netfetch.RevocationCache(timeout=timeout)
 
     def urls(cert: x509.Certificate) -> set[str]:
         return set(netfetch.candidate_urls(netfetch.revocation_sources(cert).crl))
 
-    own_crls = fetched(own)  # the signer chain's: what the check below is about
+    own_crls = revocation.crls(own)  # the signer chain's: what the check below is about
     own_urls = set().union(*map(urls, own))
     more = [c for c in _anchored(chain[len(own):], roots) if c not in own and not urls(c) <= own_urls]
-    crls = own_crls + [c for c in fetched(more) if not any(c is k for k in own_crls)]
+    crls = own_crls + [c for c in revocation.crls(more) if not any(c is k for k in own_crls)]
     ocsps = []
     leaf = signer.signing_cert
     issuer = next((c for c in chain if c.subject == leaf.issuer and c is not leaf), None)
     if issuer is not None:
-        if revocation is not None:
-            resp = revocation.ocsp(leaf, issuer)
-        else:
-            resp = netfetch.fetch_ocsp(leaf, issuer, timeout)
+        resp = revocation.ocsp(leaf, issuer)
         if resp is not None:
             ocsps.append(resp)
     if not own_crls and not ocsps:  # the TSA's CRLs say nothing about the signer
