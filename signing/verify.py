@@ -474,17 +474,27 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
     chain = list(path.iter_certs(include_root=True))
     all_crls = [*revinfo.crls, *(crl for _, crl in revinfo.anchor_crls)]
     gaps: list[str] = []
-    for issuer, cert in zip(chain, chain[1:]):
-        if not revocation_sources(cert).declared:
-            continue
-        if any(_crl_signed_by(crl, issuer) for crl in all_crls):
-            continue
-        if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.ocsps):
-            continue
+    for cert, issuer in _uncovered([(cert, issuer) for issuer, cert in zip(chain, chain[1:])],
+                                   all_crls, revinfo.ocsps):
         name = signer_fields(cert).common_name or cert.subject.human_friendly
         issuer_name = signer_fields(issuer).common_name or issuer.subject.human_friendly
         gaps.append(f"{name} (no CRL of {issuer_name} and no OCSP answer at hand)")
     return tuple(gaps)
+
+
+def _uncovered(pairs: Iterable[tuple[x509.Certificate, x509.Certificate]], crls: Iterable[asn1_crl.CertificateList],
+               ocsps: Iterable[asn1_ocsp.OCSPResponse]) -> Iterable[tuple[x509.Certificate, x509.Certificate]]:
+    """The (certificate, issuer) pairs whose certificate names a revocation source but has
+    neither a CRL its issuer signed nor an OCSP answer about it among ``crls``/``ocsps``."""
+    crls, ocsps = list(crls), list(ocsps)
+    for cert, issuer in pairs:
+        if not revocation_sources(cert).declared:
+            continue
+        if any(_crl_signed_by(crl, issuer) for crl in crls):
+            continue
+        if any(_ocsp_covers(resp, cert, issuer) for resp in ocsps):
+            continue
+        yield cert, issuer
 
 
 # Soft-fail for TSA chains: any revocation data at hand is used however old it is (it
@@ -647,15 +657,7 @@ def _dss_covers(status: PdfSignatureStatus, revinfo: _Revinfo) -> bool:
 def _pairs_covered(pairs: list[tuple[x509.Certificate, x509.Certificate]], revinfo: _Revinfo) -> bool:
     """Every (certificate, issuer) pair whose certificate names a revocation source has a
     DSS CRL its issuer signed or a DSS OCSP answer about it."""
-    for cert, issuer in pairs:
-        if not revocation_sources(cert).declared:
-            continue
-        if any(_crl_signed_by(crl, issuer) for crl in revinfo.dss_crls):
-            continue
-        if any(_ocsp_covers(resp, cert, issuer) for resp in revinfo.dss_ocsps):
-            continue
-        return False
-    return True
+    return next(iter(_uncovered(pairs, revinfo.dss_crls, revinfo.dss_ocsps)), None) is None
 
 
 TsaOfT = tuple[x509.Certificate, list[x509.Certificate]]
