@@ -3,7 +3,7 @@ writing them and committing its transaction left), once they are older than a gr
 
 A thin shell over `store.Store.collect_blobs` (store.gc): it opens the store through the
 composition root, prints counts and bytes (or JSON) and exits 0; 2 on a bad argument or setting,
-and when the database and the blob folder are not one archive's (`store.gc.check_pairing`: a
+and when the database and the blob folder are not one archive's (`Store.check_blob_pairing`: a
 cron job without DATABASE_URL would otherwise compare the archive with a new, empty database).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def parse_duration(text: str) -> dt.timedelta:
 def cmd_gc_blobs(args) -> int:
     from qujat.runtime import open_runtime
     from qujat.service import Caller
-    from store.gc import MIN_GRACE, WrongDatabase, check_pairing
+    from store.gc import MIN_GRACE, WrongDatabase
 
     try:
         older_than = parse_duration(args.older_than)
@@ -53,8 +53,7 @@ def cmd_gc_blobs(args) -> int:
     settings = Settings.from_env()
     with open_runtime(settings, convert=False, store=True) as rt:
         try:
-            with rt.store.engine.connect() as conn:
-                check_pairing(conn, rt.store.blobs)
+            rt.store.check_blob_pairing()
         except WrongDatabase as e:
             print(f"qujat gc-blobs: {e} Nothing was deleted.", file=sys.stderr)
             return EXIT_INVALID

@@ -373,6 +373,14 @@ class Store(BatchSteps, SigningSteps):
 
     # -- orphan blobs ------------------------------------------------------------------------
 
+    def check_blob_pairing(self) -> None:
+        """`store.gc.WrongDatabase` unless this database and this blob folder are one archive's
+        (`store.gc.check_pairing`): ask before `collect_blobs`."""
+        from store import gc
+
+        with self._read_engine.connect() as conn:
+            gc.check_pairing(conn, self.blobs)
+
     def collect_blobs(self, *, actor: str, older_than: dt.timedelta | None = None,
                       dry_run: bool = False):
         """Delete (unless ``dry_run``) the blobs nothing refers to whose last use is older than
