@@ -394,7 +394,6 @@ class Store(BatchSteps, SigningSteps):
         _text("actor", actor, 128)
         report = gc.GcReport(dry_run=dry_run,
                              older_than=gc.DEFAULT_GRACE if older_than is None else older_than)
-        gc.check_grace(report.older_than)
         audited = [0]                        # deletions named by the events written so far
 
         def audit(part: gc.GcReport) -> None:
