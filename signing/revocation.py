@@ -253,9 +253,11 @@ def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_c
     its key, fresh at ``at`` by the module's rule, then the serial number looked up."""
     from cryptography import x509 as cx509
 
+    from .verify import _crl_signed_by
+
     try:
         tbs = crl["tbs_cert_list"]
-        if crl.issuer != issuer.subject or crl.delta_crl_indicator_value is not None:
+        if crl.delta_crl_indicator_value is not None:
             return UNKNOWN, None
         scope = crl.issuing_distribution_point_value
         if scope is not None and any(scope[k].native for k in ("only_contains_user_certs", "only_contains_ca_certs",
@@ -266,10 +268,9 @@ def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_c
         this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
         if next_update is None or not this_update - CLOCK_SKEW <= at <= next_update + CLOCK_SKEW:
             return UNKNOWN, None
-        parsed = cx509.load_der_x509_crl(crl.dump())
-        if not parsed.is_signature_valid(cx509.load_der_x509_certificate(issuer.dump()).public_key()):
+        if not _crl_signed_by(crl, issuer):   # the issuer's name and its key's signature
             return UNKNOWN, None
-        entry = parsed.get_revoked_certificate_by_serial_number(cert.serial_number)
+        entry = cx509.load_der_x509_crl(crl.dump()).get_revoked_certificate_by_serial_number(cert.serial_number)
     except Exception:  # noqa: BLE001 - unparsable or an unsupported key: not usable
         return UNKNOWN, None
     if entry is None:
