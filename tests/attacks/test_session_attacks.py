@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,25 +15,12 @@ from store import Store
 from tests.conftest import example
 from tests.store.conftest import database_url, pg_admin, pg_cluster, pg_database  # noqa: F401 - fixtures
 from tests.store.helpers import content, new_record
+from tests.store.test_store_gc import _age, _age_all, _qujat
 
-DAY_NS = 24 * 3600 * 10**9
 blobs_module = importlib.import_module("store.blobs")
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def _age(path: Path, days: float = 2) -> None:
-    """Make a file (not what a symbolic link points to) look written and last used ``days`` ago."""
-    then = time.time_ns() - int(days * DAY_NS)
-    os.utime(path, ns=(then, then), follow_symlinks=False)
-
-
-def _age_all(blob_dir: Path, days: float = 2) -> None:
-    """Every entry, once all are listed (listing a folder is a read: relatime would make an
-    aged folder young again)."""
-    for p in sorted(blob_dir.rglob("*"), reverse=True):
-        _age(p, days)
-
 
 def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
     """Every entry under ``root``: relative name → (inode, mtime_ns, atime_ns), links not followed."""
@@ -64,11 +49,6 @@ def both_store(database_url, tmp_path):  # noqa: F811 - the imported fixture
     """The store on SQLite and on PostgreSQL (the throw-away cluster of tests/store/conftest)."""
     with Store.open(database_url, tmp_path / "data" / "blobs") as s:
         yield s
-
-
-def _qujat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qujat", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
 
 
 # -- 1. qujat gc-blobs --------------------------------------------------------------------------

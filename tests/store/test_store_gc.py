@@ -25,15 +25,16 @@ DAY_NS = 24 * 3600 * 10**9
 
 
 def _age(path, days: float = 2) -> None:
-    """Make a file look written (and last read) ``days`` ago."""
+    """Make a file (not what a symbolic link points to) look written and last used ``days`` ago."""
     then = time.time_ns() - int(days * DAY_NS)
-    os.utime(path, ns=(then, then))
+    os.utime(path, ns=(then, then), follow_symlinks=False)
 
 
 def _age_all(blob_dir, days: float = 2) -> None:
-    for p in blob_dir.rglob("*"):
-        if p.is_file():
-            _age(p, days)
+    """Every entry, once all are listed (listing a folder is a read: relatime would make an
+    aged folder young again)."""
+    for p in sorted(blob_dir.rglob("*"), reverse=True):
+        _age(p, days)
 
 
 def _gc_events(store) -> list[AuditRow]:
