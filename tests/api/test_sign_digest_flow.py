@@ -36,9 +36,9 @@ def api(tmp_path_factory):
     pki = init_dev_pki(data_dir / "pki", now=NOW - dt.timedelta(days=1))
     # the NCA test key's OCSP/CRL (test.pki.gov.kz) are out of reach: revocation not checked
     settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
-                                   public_base_url="https://qujat.test",
-                                   trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
-                                   ncalayer_url="wss://127.0.0.1:24680", allow_nca_test_identities=True)
+                        public_base_url="https://qujat.test",
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        ncalayer_url="wss://127.0.0.1:24680", allow_nca_test_identities=True)
     app = create_app(settings, clock=lambda: NOW)
     with TestClient(app, follow_redirects=False) as client:
         _, key = app.state.runtime.store.create_api_key("integrator", ["documents:issue", "documents:read"],

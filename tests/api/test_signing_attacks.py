@@ -52,9 +52,9 @@ def flow(tmp_path_factory):
     # the NCA test key's OCSP/CRL (test.pki.gov.kz) are out of reach, the dev PKI is not served:
     # revocation not checked when a CMS is taken (tests/api/test_signing_revocation.py checks it)
     settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
-                                   public_base_url=BASE_URL,
-                                   trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
-                                   allow_nca_test_identities=True)
+                        public_base_url=BASE_URL,
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        allow_nca_test_identities=True)
     clock = Clock()
     app = create_app(settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -113,9 +113,9 @@ def flow(tmp_path_factory):
     # the NCA test key signs first; its OCSP/CRL (test.pki.gov.kz) are out of reach: revocation
     # is not checked when a CMS is taken (tests/api/test_signing_revocation.py checks it)
     settings = Settings(signature_revocation="off", data_dir=data_dir, pool_size=1,
-                                   public_base_url=BASE_URL,
-                                   trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
-                                   allow_nca_test_identities=True)
+                        public_base_url=BASE_URL,
+                        trust_anchors=(NCA / "nca_rsa_test_ca.pem", Path(pki.root_cert)),
+                        allow_nca_test_identities=True)
     clock = Clock()
     app = create_app(settings, clock=clock)
     with TestClient(app) as client:
@@ -369,7 +369,7 @@ def online(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("signflow-online") / "data"
     pki = init_dev_pki(data_dir / "pki")
     settings = Settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
-                                   public_base_url=BASE_URL, verify_online=True, fetch_allow_private=True)
+                        public_base_url=BASE_URL, verify_online=True, fetch_allow_private=True)
     app = create_app(settings)
     with PkiServer(pki), TestClient(app) as client:
         _, key = app.state.runtime.store.create_api_key("upstream", ["documents:issue"], actor="test")

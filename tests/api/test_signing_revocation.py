@@ -49,7 +49,7 @@ def flow(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("signrev") / "data"
     pki = init_dev_pki(data_dir / "pki")
     settings = Settings(signature_revocation="require", data_dir=data_dir, pool_size=1,
-                                   public_base_url=BASE_URL, fetch_allow_private=True)
+                        public_base_url=BASE_URL, fetch_allow_private=True)
     assert settings.verify_online is False
     app = create_app(settings)
     with TestClient(app) as client:

@@ -34,8 +34,8 @@ CALLER = service.Caller("web-tests", "web-tests")
 def app_client(tmp_path_factory):
     # the dev PKI's OCSP/CRL are not served: revocation is not checked when a CMS is taken
     settings = Settings(signature_revocation="off",
-                                  data_dir=tmp_path_factory.mktemp("awaiting") / "data", pool_size=1,
-                                  public_base_url="https://qujat.test")
+                        data_dir=tmp_path_factory.mktemp("awaiting") / "data", pool_size=1,
+                        public_base_url="https://qujat.test")
     app = create_app(settings)
     with TestClient(app) as client:
         pki = load_dev_pki(settings.dev_pki_dir)       # made by the runtime on first use
@@ -134,7 +134,7 @@ def test_the_page_shows_when_each_official_signed_not_when_the_pdf_was_prepared(
 
     now = [dt.datetime.now(dt.timezone.utc).replace(microsecond=0)]
     settings = Settings(signature_revocation="off", data_dir=tmp_path / "data", pool_size=1,
-                                  public_base_url="https://qujat.test")
+                        public_base_url="https://qujat.test")
     with TestClient(create_app(settings, clock=lambda: now[0])) as client:
         rt = client.app.state.runtime
         pki = load_dev_pki(settings.dev_pki_dir)
