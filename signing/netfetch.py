@@ -656,6 +656,7 @@ DEFAULT_REVOCATION_MAX_AGE = 300.0
 #: is checked against the answer's validity at the signing time and at the timestamp's.
 _VALIDITY_MARGIN = timedelta(seconds=60)
 _TSA_MAX_BYTES = 1 << 20
+_TSA_MAX_IDLE = 4  # kept connections to the TSA: a few, for request threads signing at once
 
 
 @dataclass(frozen=True)
@@ -867,7 +868,7 @@ class TsaClient(TimeStamper):
     """
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None,
-                 keep_alive: bool = True, max_idle: int = 4, trust_roots: Iterable[CertSource] | None = None):
+                 keep_alive: bool = True, trust_roots: Iterable[CertSource] | None = None):
         super().__init__()
         self.url = url
         # With trust roots, every token is checked before it is used or learnt from
@@ -876,7 +877,6 @@ class TsaClient(TimeStamper):
         self.timeout = timeout
         self.headers = dict(headers or {})
         self.keep_alive = keep_alive
-        self.max_idle = max_idle
         self.requests = 0
         self._lock = threading.Lock()
         # idle connections: (connection, request target, extra headers)
@@ -972,7 +972,7 @@ class TsaClient(TimeStamper):
                 conn.close()
             else:
                 with self._lock:
-                    if len(self._idle) < self.max_idle:
+                    if len(self._idle) < _TSA_MAX_IDLE:
                         self._idle.append((conn, target, extra))
                         conn = None
                 if conn is not None:
