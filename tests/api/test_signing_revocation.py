@@ -20,7 +20,6 @@ import io
 import uuid
 
 import pytest
-from asn1crypto import cms as asn1_cms
 from asn1crypto import ocsp as asn1_ocsp
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -35,6 +34,7 @@ from signing.verify import verify_pdf
 from tests.api.helpers import pdfsig_valid
 from tests.api.test_signing_flow import BASE_URL, Clock, Flow, _fields
 from tests.conftest import example
+from tests.signing.ltvhelpers import carrying
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -202,16 +202,6 @@ def test_off_accepts_as_before(flow):
     assert "/DSS" not in PdfFileReader(io.BytesIO(pdf)).root
 
 
-def _carrying(der: bytes, response: asn1_ocsp.OCSPResponse) -> bytes:
-    """The CMS with an OCSP answer in its SignedData's revocation info (id-ri-ocsp-response):
-    outside the signed attributes, so the signature still verifies."""
-    info = asn1_cms.ContentInfo.load(der)
-    sd = info["content"]
-    sd["crls"] = asn1_cms.RevocationInfoChoices([asn1_cms.RevocationInfoChoice(
-        name="other", value={"other_rev_info_format": "ocsp_response", "other_rev_info": response})])
-    return asn1_cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump(force=True)
-
-
 def test_fresh_revocation_data_in_the_cms_decides_without_fetching(flow):
     from signing.certload import load_certs
     from signing.netfetch import Fetcher
@@ -221,7 +211,7 @@ def test_fresh_revocation_data_in_the_cms_decides_without_fetching(flow):
         answer = Fetcher(FetchPolicy(enabled=True, allow_private=True)).ocsp(cert, issuer)
     assert answer is not None
     doc = _issue(flow, flow.individual)
-    der = _carrying(flow.cms(flow.individual, _digest(flow, doc)), answer)
+    der = carrying(flow.cms(flow.individual, _digest(flow, doc)), answer)
     r = flow.post(doc, der)                                  # the CA is down: the CMS's answer decides
     assert r.status_code == 200 and r.json()["status"] == "valid", r.text
     event = [e for e in flow.client.get(f"/documents/{doc['id']}/audit").json() if e["action"] == "sign"][0]
@@ -230,7 +220,7 @@ def test_fresh_revocation_data_in_the_cms_decides_without_fetching(flow):
     # a stale answer does not: at a moment after its nextUpdate the CA is asked, and it is down
     later = _issue(flow, flow.individual)
     rt = dataclasses.replace(flow.runtime, clock=lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
-    der = _carrying(flow.cms(flow.individual, _digest(flow, later)), answer)
+    der = carrying(flow.cms(flow.individual, _digest(flow, later)), answer)
     with pytest.raises(signflow.RevocationUnavailable):
         signflow.submit(rt, later["id"], der, caller=CALLER)
 

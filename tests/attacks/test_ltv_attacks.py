@@ -34,20 +34,18 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from revpki import RevCa, Responder
 from test_ltv import original, short_lived, timeline  # noqa: F401 - fixtures
+from tests.signing.ltvhelpers import Clock, b_b  # noqa: F401 - b_b is a fixture
+from tests.signing.ltvhelpers import document_stamps as _docs
 
 from signing.certload import load_certs
 from signing.ltv import extend_to_blta
 from signing.errors import SigningError
-from signing.model import Indication, Level, SubIndication, TimestampKind
+from signing.model import Indication, Level, SubIndication
 from signing.netfetch import FetchPolicy, RevocationCache, TsaClient, fetch_crls
 from signing.sign import sign_pdf, timestamper_for
 from signing.verify import verify_pdf
 
 DEV_FETCH = FetchPolicy(enabled=True, allow_private=True)
-
-
-def _docs(report):
-    return [t for t in report.timestamps if t.kind is TimestampKind.DOCUMENT]
 
 
 def _stamp(pdf: bytes, dev_pki) -> bytes:  # noqa: F811 - the fixture's name
@@ -60,11 +58,6 @@ def _crl_of(ca: RevCa) -> bytes:
     return (cx509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
             .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=7))
             .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
-
-
-@pytest.fixture(scope="module")
-def b_b(original, short_lived):  # noqa: F811 - fixtures from test_ltv
-    return sign_pdf(original, short_lived, level="B-B")
 
 
 @pytest.fixture(scope="module")
@@ -239,16 +232,6 @@ def _at_once(fn, args) -> list:
     the results in ``args``' order (an exception in any thread fails the test)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(args)) as pool:
         return list(pool.map(fn, args, timeout=120))
-
-
-class Clock:
-    """The real UTC time moved by ``offset``."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
 
 
 def test_a_clock_set_back_does_not_stretch_the_reuse_window():

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from pdfs import tiny_pdf
 from revpki import RevCa, Responder, signer_for
 from tests.signing.conftest import assert_pdfsig_all_valid
+from tests.signing.ltvhelpers import Clock
 
 from qujat import service
 from qujat.runtime import open_runtime
@@ -273,16 +274,6 @@ def test_a_tsa_that_changed_its_certificate_is_asked_again(tmp_path_factory, tmp
     report = verify_pdf(signed, trust=[new.root_cert], require_revocation=True)
     assert report.indication is Indication.TOTAL_PASSED, report.signatures[0].notes
     assert_pdfsig_all_valid(signed, tmp_path, expected=1)
-
-
-class Clock:
-    """Real UTC time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
 
 
 def test_a_crl_past_its_next_update_is_fetched_again_and_not_kept(pki_home):

@@ -39,6 +39,8 @@ from pdfs import tiny_pdf
 from revpki import RevCa
 from test_ltv import DEV_FETCH, b_lta, b_t, original, run, short_lived, timeline  # noqa: F401 - fixtures
 from tests.signing.conftest import assert_pdfsig_all_valid
+from tests.signing.ltvhelpers import b_b  # noqa: F401 - a fixture
+from tests.signing.ltvhelpers import document_stamps as _docs
 
 from signing.ltv import extend_to_blta
 from signing.model import Indication, Level, SubIndication, TimestampKind
@@ -60,18 +62,9 @@ def _stamps(pdf: bytes) -> dict[str, int]:
     return {ts.field_name: ts.signed_revision for ts in _reader(pdf).embedded_timestamp_signatures}
 
 
-def _docs(report):
-    return [t for t in report.timestamps if t.kind is TimestampKind.DOCUMENT]
-
-
 def _extend(pdf: bytes, dev_pki) -> bytes:
     return extend_to_blta(pdf, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
                           policy=DEV_FETCH)
-
-
-@pytest.fixture(scope="module")
-def b_b(original, short_lived):  # noqa: F811 - fixtures from test_ltv
-    return sign_pdf(original, short_lived, level="B-B")
 
 
 @pytest.fixture(scope="module")

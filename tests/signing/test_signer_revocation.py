@@ -11,13 +11,14 @@ import threading
 import time
 
 import pytest
-from asn1crypto import cms, core, ocsp
+from asn1crypto import cms, ocsp
 
 from signing.certload import load_certs
 from signing.deferred import make_detached_cms
 from signing.model import FetchOutcome
 from signing.netfetch import Fetcher, FetchPolicy
 from signing.revocation import GOOD, MAX_CARRIED, REVOKED, UNKNOWN, carried_revinfo, check_signer
+from tests.signing.ltvhelpers import carrying
 
 LOOPBACK = FetchPolicy(allow_private=True)          # check_signer enables it itself
 
@@ -109,15 +110,8 @@ def test_the_fetch_policy_bounds_the_time_of_a_silent_responder(dev_pki, dev_sig
 
 
 def _carrying(der: bytes, *answers: ocsp.OCSPResponse, junk: int = 0) -> tuple[cms.SignedData, cms.SignerInfo]:
-    info = cms.ContentInfo.load(der)
-    sd = info["content"]
-    choices = [cms.RevocationInfoChoice(name="other", value={"other_rev_info_format": "ocsp_response",
-                                                             "other_rev_info": a}) for a in answers]
-    choices += [cms.RevocationInfoChoice(name="other", value={"other_rev_info_format": "1.2.3.4",
-                                                              "other_rev_info": core.OctetString(b"x")})] * junk
-    sd["crls"] = cms.RevocationInfoChoices(choices)
-    whole = cms.ContentInfo({"content_type": "signed_data", "content": sd}).dump(force=True)
-    sd = cms.ContentInfo.load(whole)["content"]
+    """``carried_revinfo``'s arguments: the SignedData and SignerInfo of ``carrying``'s CMS."""
+    sd = cms.ContentInfo.load(carrying(der, *answers, junk=junk))["content"]
     return sd, sd["signer_infos"][0]
 
 
