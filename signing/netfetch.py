@@ -993,33 +993,16 @@ class TsaClient(TimeStamper):
 
     # -- the TSA's certificates -------------------------------------------------------------
 
-    async def _check(self, token, message_digest: bytes) -> None:
-        """TimestampRequestError unless ``token`` stamps ``message_digest``, its TSA's
-        signature verifies, and the TSA certificate chains to the trust roots (now) and is
-        for time-stamping. pyHanko's client checks only the status and the nonce: a token
-        forged on the way (the NCA's TSA is reached over plain HTTP) or a misconfigured TSA
-        would go into every signature, and its certificates would be learnt for the DSS."""
-        from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-        from pyhanko.sign.validation.status import TimestampSignatureStatus
-        from pyhanko_certvalidator import ValidationContext
+    async def _check(self, token, message_digest: bytes, md_algorithm: str) -> None:
+        """TimestampRequestError unless ``token`` passes the verifier's checks of a signature
+        timestamp token (``timestamps.issued_token_problem``: imprint, TSA signature, chain
+        to the trust roots now, time-stamping purpose, genTime within the TSA certificate's
+        validity). pyHanko's client checks only the status and the nonce: a token forged on
+        the way (the NCA's TSA is reached over plain HTTP) or a misconfigured TSA would go
+        into every signature, and its certificates would be learnt for the DSS."""
+        from .timestamps import issued_token_problem  # lazily: pyHanko's validation stack
 
-        from .keypurpose import tsa_problem
-
-        context = ValidationContext(trust_roots=list(self._anchors), allow_fetching=False,
-                                    revocation_mode="soft-fail")
-        try:
-            status = TimestampSignatureStatus(**await validate_tst_signed_data(
-                token["content"], context, lambda _algorithm: message_digest))
-        except Exception as exc:  # noqa: BLE001 - pyHanko and asn1crypto raise many types
-            raise TimestampRequestError(f"TSA {self.url} answered with a token that cannot be checked "
-                                        f"({type(exc).__name__})") from exc
-        if not status.intact or not status.valid:
-            raise TimestampRequestError(f"TSA {self.url} answered with a token whose imprint or signature "
-                                        "does not verify")
-        if not status.trusted:
-            raise TimestampRequestError(f"TSA {self.url} answered with a token whose certificate does not "
-                                        "chain to the trust anchors")
-        problem = tsa_problem(status.signing_cert)
+        problem = await issued_token_problem(token, message_digest, md_algorithm, list(self._anchors))
         if problem is not None:
             raise TimestampRequestError(f"TSA {self.url}: {problem}")
 
@@ -1035,7 +1018,7 @@ class TsaClient(TimeStamper):
             raise TimestampRequestError(f"TSA {self.url} answered with a malformed timestamp response "
                                         f"({type(exc).__name__})") from exc
         if self._anchors is not None:
-            await self._check(token, message_digest)
+            await self._check(token, message_digest, md_algorithm)
         try:
             leaves = tuple(extract_ts_certs(token, self.cert_registry))
         except Exception as exc:  # noqa: BLE001 - a certificate set asn1crypto cannot read

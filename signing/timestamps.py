@@ -91,6 +91,7 @@ __all__ = [
     "signature_timestamps",
     "document_timestamps",
     "tokens_hidden",
+    "issued_token_problem",
 ]
 
 ContextAt = Callable[[datetime], ValidationContext]
@@ -206,16 +207,6 @@ def _within_limits(signed_data: cms.SignedData, what: str) -> None:
         raise _format(problem)
 
 
-def _imprint_matches(tst_info: tsp.TSTInfo, data: bytes) -> bool:
-    imprint = tst_info["message_imprint"]
-    algorithm = imprint["hash_algorithm"]["algorithm"].native
-    try:
-        digest = hashlib.new(algorithm, data).digest()
-    except (ValueError, TypeError):
-        raise _format("the timestamp's imprint uses an unknown hash algorithm") from None
-    return digest == imprint["hashed_message"].native
-
-
 def _from_pyhanko(indic) -> tuple[Indication, SubIndication]:
     try:
         sub = SubIndication[indic.name]
@@ -270,27 +261,54 @@ def _judge_status(status: TimestampSignatureStatus, time: datetime) -> str:
     return tsa
 
 
-async def _check_signature_token(value, signer_info: cms.SignerInfo, context: ValidationContext) -> tuple[str, datetime]:
-    """(TSA name, genTime) of a token that passes; _Bad otherwise."""
+async def _check_token(value, context: ValidationContext, digest: Callable[[str], bytes | None],
+                       not_this: str) -> tuple[str, datetime]:
+    """(TSA name, genTime) of a timestamp token that passes every check listed above, for
+    the imprint ``digest`` gives for the imprint's hash algorithm (None: the token may not
+    use that algorithm; ``not_this`` is the reason when the imprint does not match); _Bad
+    otherwise."""
     signed_data = _signed_data(value)
     _within_limits(signed_data, "the timestamp token")
-    tsa_cert = _embedded_tsa_cert(signed_data)
-    tst_info, gen_time = _tst_info(signed_data, _tsa_name(tsa_cert))
-    signature = signer_info["signature"].native
-    if not _imprint_matches(tst_info, signature):
-        raise _Bad(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE,
-                   "the timestamp's imprint is not this signature's value", _tsa_name(tsa_cert), gen_time)
+    tsa = _tsa_name(_embedded_tsa_cert(signed_data))
+    tst_info, gen_time = _tst_info(signed_data, tsa)
+    imprint = tst_info["message_imprint"]
     try:
-        kwargs = await validate_tst_signed_data(
-            signed_data, context, lambda algorithm: hashlib.new(algorithm, signature).digest()
-        )
-        status = TimestampSignatureStatus(**kwargs)
+        expected = digest(imprint["hash_algorithm"]["algorithm"].native)
+    except (ValueError, TypeError):
+        raise _format("the timestamp's imprint uses an unknown hash algorithm", tsa=tsa, time=gen_time) from None
+    if expected is None or expected != imprint["hashed_message"].native:
+        raise _Bad(Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, not_this, tsa, gen_time)
+    try:
+        status = TimestampSignatureStatus(**await validate_tst_signed_data(signed_data, context, digest))
     except SignatureValidationError as exc:
         ind, sub = _from_error(exc)
-        raise _Bad(ind, sub, "the timestamp token is malformed", _tsa_name(tsa_cert), gen_time) from None
+        raise _Bad(ind, sub, "the timestamp token is malformed", tsa, gen_time) from None
     except Exception:  # noqa: BLE001 - pyHanko and asn1crypto raise many types on hostile tokens
-        raise _format("the timestamp token cannot be processed", tsa=_tsa_name(tsa_cert), time=gen_time) from None
+        raise _format("the timestamp token cannot be processed", tsa=tsa, time=gen_time) from None
     return _judge_status(status, gen_time), gen_time
+
+
+async def _check_signature_token(value, signer_info: cms.SignerInfo, context: ValidationContext) -> tuple[str, datetime]:
+    """(TSA name, genTime) of a token that passes; _Bad otherwise."""
+    signature = signer_info["signature"].native
+    return await _check_token(value, context, lambda algorithm: hashlib.new(algorithm, signature).digest(),
+                              "the timestamp's imprint is not this signature's value")
+
+
+async def issued_token_problem(token, message_digest: bytes, md_algorithm: str,
+                               trust_roots: list[x509.Certificate]) -> str | None:
+    """Why a token a TSA has just answered must not be used, or None: the checks of a
+    signature timestamp token (the list above; the imprint must be ``message_digest`` made
+    with ``md_algorithm``), the chain validated now against ``trust_roots`` without fetching
+    (revocation soft-fail). ``netfetch.TsaClient`` asks this before it embeds or learns from
+    a token, so that the signer refuses what the verifier would refuse."""
+    context = ValidationContext(trust_roots=list(trust_roots), allow_fetching=False, revocation_mode="soft-fail")
+    try:
+        await _check_token(token, context, lambda algorithm: message_digest if algorithm == md_algorithm else None,
+                           "the timestamp's imprint is not the digest sent to the TSA")
+    except _Bad as bad:
+        return bad.reason
+    return None
 
 
 _EMPTY = object()  # a signature-time-stamp-token attribute with no value

@@ -384,10 +384,40 @@ def test_a_client_given_the_anchors_refuses_a_forged_token(level, original, shor
     """A TSA client that knows the trust anchors checks each token before it is embedded or
     its certificates are learnt: the signature is refused, nothing is issued."""
     with ForgingTsa().serving() as mitm, TsaClient(mitm.url, trust_roots=[dev_pki.root_cert]) as tsa:
-        with pytest.raises(SigningError, match="does not chain to the trust anchors"):
+        with pytest.raises(SigningError, match="does not chain to a trust anchor"):
             sign_pdf(original, short_lived, level=level, timestamper=tsa, trust_roots=load_certs([dev_pki.root_cert]),
                      revocation=RevocationCache())
         assert mitm.requests >= 1
+
+
+@pytest.mark.parametrize("days_back", [10, 0])
+def test_a_checking_client_refuses_a_token_dated_before_its_tsa_certificate(days_back):
+    """A TSA whose certificate chains to an anchor and is valid now, but whose token says it
+    was made before that certificate was valid: the client refuses it as the verifier would
+    (a genTime no honest TSA writes). The same TSA's token dated now is taken."""
+    import asyncio
+
+    from asn1crypto import tsp
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    ca = RevCa("GENTIME ROOT")
+    tsa_cert = ca.issue(
+        "GENTIME TSA", key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        key_usage=key_usage("digital_signature"), eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
+        not_before=datetime.now(timezone.utc) - timedelta(days=2))
+    at = datetime.now(timezone.utc) - timedelta(days=days_back) if days_back else None
+    stamper = dummy_timestamper(tsa_cert, [ca.asn1], at=at)
+    answer = Loopback(lambda body: asyncio.run(stamper.async_request_tsa_response(tsp.TimeStampReq.load(body))).dump())
+    digest = bytes(range(32))
+    with answer.serving() as tsa_server, TsaClient(tsa_server.url, trust_roots=[ca.asn1]) as client:
+        if days_back:
+            with pytest.raises(TimestampRequestError, match="before its TSA certificate was valid"):
+                asyncio.run(client.async_timestamp(digest, "sha256"))
+            assert list(client.cert_registry) == []  # nothing learnt from the refused token
+        else:
+            token = asyncio.run(client.async_timestamp(digest, "sha256"))
+            assert token["content"]["encap_content_info"]["content"].parsed["message_imprint"]["hashed_message"].native == digest
+        assert tsa_server.requests == 1
 
 
 def test_a_checking_client_still_costs_one_request_per_signature(original, short_lived, dev_pki, pki_server):  # noqa: F811
