@@ -2,8 +2,8 @@
 the server (never timed), every file still verifies, and the freshness rule holds.
 
 The dev PKI's services (certomancer's WSGI application: CRLs, OCSP, TSA) are served here by a
-small HTTP/1.1 server that keeps connections alive and counts requests and connections per
-service; the certomancer server of ``PkiServer`` closes every connection, so it could not show
+small HTTP/1.1 server (``ltvhelpers.DevPkiFront``) that keeps connections alive and counts
+requests and connections per service; the certomancer server of ``PkiServer`` closes every connection, so it could not show
 a kept connection. The revocation tests use the throw-away CA of ``revpki`` (its CRL and OCSP
 answers are ours to change while a runtime is warm).
 """
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography import x509 as cx509
@@ -24,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from pdfs import tiny_pdf
 from revpki import RevCa, Responder, signer_for
 from tests.signing.conftest import assert_pdfsig_all_valid
-from tests.signing.ltvhelpers import Clock
+from tests.signing.ltvhelpers import Clock, DevPkiFront
 
 from qujat import service
 from qujat.runtime import open_runtime
@@ -37,83 +34,6 @@ from signing.netfetch import RevocationCache, TsaClient
 from signing.pki import ARCH, init_dev_pki
 from signing.sign import sign_pdf
 from signing.verify import verify_pdf
-
-SERVICES = {"tsa": f"/{ARCH}/tsa/", "ocsp": f"/{ARCH}/ocsp/", "crl": f"/{ARCH}/crls/"}
-
-
-class DevPkiFront:
-    """The dev PKI's services on its port, over HTTP/1.1 with kept connections.
-
-    ``requests`` counts requests per service ("tsa", "ocsp", "crl", and "crl:<repo>");
-    ``connections`` counts accepted TCP connections. ``drop_kept`` makes the server close each
-    connection after its answer without saying so (as a server closing idle connections does).
-    """
-
-    def __init__(self, pki, port: int | None = None) -> None:
-        from certomancer.integrations.animator import Animator, AnimatorArchStore
-        from certomancer.registry import CertomancerConfig
-        from werkzeug.test import Client
-
-        arch = CertomancerConfig.from_file(str(pki.config_file), key_search_dir=str(pki.root)).pki_archs[ARCH]
-        app = Client(Animator(AnimatorArchStore({arch.arch_label: arch}), with_web_ui=False))
-        self.requests: Counter[str] = Counter()
-        self.proxied: list[str] = []  # absolute URLs asked of this server as a proxy
-        self.connections = 0
-        self.drop_kept = False
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                with lock:
-                    outer.connections += 1
-
-            def _answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                path = self.path
-                with lock:
-                    if path.startswith("http://"):  # asked as an HTTP proxy
-                        outer.proxied.append(path)
-                        path = "/" + path.split("/", 3)[3]
-                    for kind, prefix in SERVICES.items():
-                        if path.startswith(prefix):
-                            outer.requests[kind] += 1
-                            if kind == "crl":
-                                outer.requests["crl:" + path[len(prefix):].split("/")[0]] += 1
-                    answer = app.open(path, method=self.command, data=body,
-                                      content_type=self.headers.get("Content-Type") or "")
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", answer.headers.get("Content-Type", "application/octet-stream"))
-                self.send_header("Content-Length", str(len(answer.data)))
-                self.end_headers()
-                self.wfile.write(answer.data)
-                if outer.drop_kept:
-                    self.close_connection = True
-
-            do_GET = do_POST = _answer
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port or pki.port), Handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def snapshot(self) -> Counter[str]:
-        return Counter(self.requests)
-
-    def since(self, before: Counter[str]) -> dict[str, int]:
-        return {k: v for k, v in (self.requests - before).items() if v}
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
-
 
 @pytest.fixture(scope="module")
 def pki_home(tmp_path_factory):
