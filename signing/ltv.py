@@ -65,7 +65,7 @@ from ._compat import keep_metadata
 from .certload import CertSource, CrlSource, load_certs, load_crls
 from .errors import NotAPdfError, SigningError
 from .limits import cert_pool_problem, cert_set_problem, dss_counts_problem
-from .netfetch import Fetcher, FetchPolicy
+from .netfetch import Fetcher, FetchPolicy, tsa_certificates
 from .timestamps import document_timestamps
 from .verify import _anchored_path
 
@@ -134,15 +134,12 @@ def _certs_in_file(reader: PdfFileReader) -> tuple[list[x509.Certificate], list[
 
 
 def _tsa_certs(timestamper: TimeStamper) -> list[x509.Certificate]:
-    """The TSA's certificates, from one token it issues now (pyHanko's dummy request,
-    cached by the timestamper and reused to size the placeholder)."""
+    """The TSA's certificates (``netfetch.tsa_certificates``: one token, reused to size
+    the placeholder)."""
     try:
-        token = run_sync(timestamper.async_dummy_response(_MD))
+        return run_sync(tsa_certificates(timestamper, _MD))
     except TimestampRequestError as exc:
         raise SigningError(f"no document timestamp: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - a TSA answering nonsense
-        raise SigningError(f"no document timestamp: the TSA's answer cannot be used ({exc})") from exc
-    return _signed_data_certs(token["content"])
 
 
 def ltv_validation_context(

@@ -1043,17 +1043,6 @@ class TsaClient(TimeStamper):
                                          validation_context=validation_context)
         return await validator.async_validate_usage(set(), {"time_stamping"})
 
-    async def async_certificates(self) -> list[x509.Certificate]:
-        """The certificates learnt from the TSA's tokens (its own and those they carry),
-        asking for a token when none was seen yet (the one ``validation_paths`` would ask
-        for): B-LT fetches their revocation data with the signer's chain's, so that the DSS
-        speaks for the signature timestamp's TSA too (ETSI EN 319 142-1 B-LT)."""
-        if not self._leaves:
-            from pyhanko.sign import DEFAULT_MD
-
-            await self.async_timestamp(dummy_digest(DEFAULT_MD), DEFAULT_MD)
-        return list(self.cert_registry)
-
     async def validation_paths(self, validation_context):
         """Validation paths of the TSA's certificates (pyHanko embeds their revocation data
         at B-LT), from the latest token; a token is asked for only as described above."""
@@ -1077,3 +1066,30 @@ class TsaClient(TimeStamper):
                 raise TimestampRequestError(f"TSA {self.url}: its certificate does not validate "
                                             f"({type(exc).__name__})") from exc
             yield path
+
+
+async def tsa_certificates(timestamper: TimeStamper, md_algorithm: str = "sha256") -> list[x509.Certificate]:
+    """The certificates of the TSA behind ``timestamper`` (any pyHanko TimeStamper), the
+    token's signer first, then the others it carries; B-LT and B-LTA fetch their revocation
+    data with the signers' chains', so that the DSS speaks for the timestamps' TSA too (ETSI
+    EN 319 142-1). Taken from ``async_dummy_response``: pyHanko's timestampers ask the TSA
+    for that token once per object and reuse it to size the placeholder; a :class:`TsaClient`
+    answers with its latest token and asks only when it has none, so a warm signature costs
+    no request for it. ``TimestampRequestError`` when no token comes, or its certificates
+    cannot be read or are more than ``limits`` allow."""
+    from pyhanko.sign.general import extract_certificate_info
+
+    from .limits import cert_set_problem
+
+    try:
+        token = await timestamper.async_dummy_response(md_algorithm)
+        signed_data = token["content"]
+        problem = cert_set_problem(signed_data, "the TSA's token")
+        if problem is None:
+            info = extract_certificate_info(signed_data)
+            return [info.signer_cert, *info.other_certs]
+    except TimestampRequestError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a TSA answering nonsense (asn1crypto parses lazily)
+        raise TimestampRequestError(f"the TSA's answer cannot be used ({type(exc).__name__})") from exc
+    raise TimestampRequestError(problem)

@@ -246,13 +246,13 @@ def sign_pdf(
 
 
 def _tsa_certs(timestamper: TimeStamper | None) -> list[x509.Certificate]:
-    """The TSA's certificates, whose CRLs a B-LT signature's DSS needs as well as the
-    signer chain's (its signature timestamp is validated with them); known for our
-    :class:`~signing.netfetch.TsaClient`, none for another timestamper."""
-    if not isinstance(timestamper, netfetch.TsaClient):
+    """The TSA's certificates (``netfetch.tsa_certificates``), whose CRLs a B-LT
+    signature's DSS needs as well as the signer chain's (its signature timestamp is
+    validated with them)."""
+    if timestamper is None:
         return []
     try:
-        return _run(timestamper.async_certificates())
+        return _run(netfetch.tsa_certificates(timestamper))
     except TimestampRequestError as exc:
         raise SigningError(f"signing failed: no timestamp: {exc}") from exc
 

@@ -81,6 +81,22 @@ def test_many_b_lt_signatures_with_one_runtime_cost_one_tsa_request_each(pki_hom
         assert_pdfsig_all_valid(pdf_out, tmp_path, expected=2)
 
 
+def test_pyhankos_own_timestamper_gives_the_tsa_certificates_with_no_extra_request(pki_home):
+    """B-LT learns the TSA's certificates from the token any timestamper keeps for sizing
+    (``netfetch.tsa_certificates``), so pyHanko's own HTTP client costs what a fresh TsaClient
+    does: that token and the real one, and the TSA's chain gets its CRLs as our client's does."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    data, pki, front = pki_home
+    signer = load_pkcs12(pki.p12("enterprise-head"), read_secret(file=pki.password_file))
+    before = front.snapshot()
+    signed = sign_pdf(tiny_pdf("Own", pdfa=True), signer, level="B-LT", timestamper=HTTPTimeStamper(pki.tsa_url),
+                      revocation=RevocationCache())
+    assert front.since(before) == {"tsa": 2, "crl": 2, "crl:issuing-ca": 1, "crl:root": 1, "ocsp": 1}
+    report = verify_pdf(signed, trust=[pki.root_cert], require_revocation=True)  # offline
+    assert report.indication is Indication.TOTAL_PASSED and report.signatures[0].level is Level.B_LT
+
+
 def test_the_tsa_connection_is_kept_and_a_dropped_one_is_replaced(pki_home):
     _, pki, front = pki_home
     with TsaClient(pki.tsa_url) as tsa:
