@@ -249,34 +249,22 @@ def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_c
                    at: datetime) -> tuple[str, datetime | None]:
     """A CRL issued by a trust anchor that is not self-signed (the NCA's issuing CA when its
     root is not configured): pyhanko-certvalidator cannot build the CRL issuer's path then, so
-    it is judged here: a complete CRL (no delta, no partial scope) of that issuer, signed by
-    its key, fresh at ``at`` by the module's rule, then the serial number looked up."""
-    from cryptography import x509 as cx509
-
-    from .verify import _crl_signed_by
+    it is judged here: fresh at ``at`` by the module's rule, then read as the verifier reads
+    such a CRL (``verify._crl_says``: its issuer's name and signature, a revocation listed,
+    silence meaning "good" only in a complete CRL)."""
+    from .verify import _crl_says
 
     try:
         tbs = crl["tbs_cert_list"]
-        if crl.delta_crl_indicator_value is not None:
-            return UNKNOWN, None
-        scope = crl.issuing_distribution_point_value
-        if scope is not None and any(scope[k].native for k in ("only_contains_user_certs", "only_contains_ca_certs",
-                                                                 "only_contains_attribute_certs", "indirect_crl")):
-            return UNKNOWN, None
-        if scope is not None and scope["only_some_reasons"].native:
-            return UNKNOWN, None
         this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
         if next_update is None or not this_update - CLOCK_SKEW <= at <= next_update + CLOCK_SKEW:
             return UNKNOWN, None
-        if not _crl_signed_by(crl, issuer):   # the issuer's name and its key's signature
-            return UNKNOWN, None
-        entry = cx509.load_der_x509_crl(crl.dump()).get_revoked_certificate_by_serial_number(cert.serial_number)
-    except Exception:  # noqa: BLE001 - unparsable or an unsupported key: not usable
+    except Exception:  # noqa: BLE001 - unparsable: not usable
         return UNKNOWN, None
-    if entry is None:
-        return GOOD, None
-    revoked_on = entry.revocation_date_utc
-    return (REVOKED, revoked_on) if revoked_on <= at + CLOCK_SKEW else (GOOD, None)
+    says, revoked_on = _crl_says(crl, cert, issuer)
+    if says == "revoked":
+        return (REVOKED, revoked_on) if revoked_on <= at + CLOCK_SKEW else (GOOD, None)
+    return (GOOD, None) if says == "good" else (UNKNOWN, None)
 
 
 def _unknown_reason(sources, fetcher: Fetcher, had_carried) -> str:

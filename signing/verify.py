@@ -157,6 +157,35 @@ def _crl_signed_by(crl: asn1_crl.CertificateList, cert: x509.Certificate) -> boo
         return False
 
 
+_PARTIAL_SCOPE = ("only_contains_user_certs", "only_contains_ca_certs", "only_contains_attribute_certs", "indirect_crl")
+
+
+def _crl_says(crl: asn1_crl.CertificateList, cert: x509.Certificate,
+              issuer: x509.Certificate) -> tuple[str, datetime | None]:
+    """What a CRL says of ``cert``, issued by ``issuer``: ("revoked", its date) when it lists
+    the serial number, ("good", None) when it is a complete CRL (no delta CRL, no partial
+    scope: only user, CA or attribute certificates, some reasons, an indirect CRL) that does
+    not; ("unknown", None) when ``issuer`` did not sign it (name and key), when its entries
+    may be about other certificates (an indirect or attribute-certificate CRL), or when a
+    delta or partial CRL does not list it. Freshness is the caller's rule: the verifier takes
+    later data as well (``_anchor_crl_revocation``), the signer needs data fresh at signing
+    (``revocation``)."""
+    try:
+        scope = crl.issuing_distribution_point_value
+        foreign = scope is not None and (scope["indirect_crl"].native or scope["only_contains_attribute_certs"].native)
+        if foreign or not _crl_signed_by(crl, issuer):
+            return "unknown", None
+        for entry in crl["tbs_cert_list"]["revoked_certificates"] or ():
+            if entry["user_certificate"].native == cert.serial_number:
+                return "revoked", entry["revocation_date"].native
+        partial = scope is not None and (any(scope[k].native for k in _PARTIAL_SCOPE) or scope["only_some_reasons"].native)
+        if crl.delta_crl_indicator_value is not None or partial:
+            return "unknown", None
+    except Exception:  # noqa: BLE001 - asn1crypto on a CRL it cannot read: it says nothing
+        return "unknown", None
+    return "good", None
+
+
 @dataclass(frozen=True)
 class _Dss:
     """What the document security store holds, parsed; ``problem``: why it is refused as a
@@ -393,11 +422,9 @@ def _anchor_crl_revocation(
         for cert in certs:
             if cert.issuer != anchor.subject:
                 continue
-            for entry in crl["tbs_cert_list"]["revoked_certificates"] or ():
-                if entry["user_certificate"].native == cert.serial_number:
-                    revoked_on = entry["revocation_date"].native
-                    if revoked_on <= moment:
-                        return revoked_on
+            says, revoked_on = _crl_says(crl, cert, anchor)
+            if says == "revoked" and revoked_on <= moment:
+                return revoked_on
     return None
 
 
@@ -490,7 +517,7 @@ def _uncovered(pairs: Iterable[tuple[x509.Certificate, x509.Certificate]], crls:
     for cert, issuer in pairs:
         if not revocation_sources(cert).declared:
             continue
-        if any(_crl_signed_by(crl, issuer) for crl in crls):
+        if any(_crl_says(crl, cert, issuer)[0] != "unknown" for crl in crls):
             continue
         if any(_ocsp_covers(resp, cert, issuer) for resp in ocsps):
             continue

@@ -6,8 +6,9 @@ allows private addresses (never the setting of a public service)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
+import pytest
 from pdfs import tiny_pdf
 
 from signing.model import FetchOutcome, Indication, SubIndication
@@ -120,3 +121,57 @@ def test_intermediate_anchor_online(dev_pki, pki_server, dev_signer):
 
     assert bad.signatures[0].sub_indication is SubIndication.REVOKED
     assert good.indication is Indication.TOTAL_PASSED, good.signatures[0].notes
+
+
+def _issuing_ca_crl(dev_pki, kind: str, revoked=()) -> bytes:
+    """A CRL signed by the dev PKI's issuing CA, fresh now, listing ``revoked`` (serial
+    numbers): ``complete``, a ``delta`` CRL, or one of partial scope (``user-only``,
+    ``some-reasons``)."""
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from signing.certload import load_certs
+
+    key = serialization.load_pem_private_key(dev_pki.key_pem("issuing-ca").read_bytes(), password=None)
+    issuer = cx509.load_der_x509_certificate(load_certs([dev_pki.issuing_ca_cert])[0].dump())
+    now = datetime.now(timezone.utc)
+    builder = (cx509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
+               .last_update(now - timedelta(minutes=5)).next_update(now + timedelta(days=1))
+               .add_extension(cx509.CRLNumber(4242), critical=False))
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            cx509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - timedelta(minutes=10)).build())
+    if kind == "delta":
+        builder = builder.add_extension(cx509.DeltaCRLIndicator(4241), critical=True)
+    elif kind != "complete":
+        builder = builder.add_extension(cx509.IssuingDistributionPoint(
+            full_name=None, relative_name=None, only_contains_user_certs=kind == "user-only",
+            only_contains_ca_certs=False, indirect_crl=False, only_contains_attribute_certs=False,
+            only_some_reasons=frozenset({cx509.ReasonFlags.key_compromise}) if kind == "some-reasons" else None,
+        ), critical=True)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize("kind", ["complete", "delta", "user-only", "some-reasons"])
+def test_only_a_complete_crl_of_an_intermediate_anchor_proves_good_status(kind, dev_pki, dev_signer):
+    """Online, with the signer's CRL and OCSP URLs dead, the only revocation data is a CRL of
+    the issuing CA (the only anchor) given by the user. Listing nothing, only a complete CRL
+    says "not revoked": a delta CRL or one of partial scope leaves the status unknown. Listing
+    the signer, every kind says "revoked"."""
+    individual, revoked = dev_signer("individual"), dev_signer("revoked-employee")
+    dead = "http://127.0.0.1:9/"
+    policy = FetchPolicy.online(allow_private=True, mirrors={dev_pki.ocsp_url: dead + "ocsp",
+                                                             dev_pki.crl_url: dead + "crl"})
+    anchor = [dev_pki.issuing_ca_cert]
+
+    report = verify_pdf(sign_pdf(tiny_pdf(), individual), trust=anchor, policy=policy,
+                        crls=[_issuing_ca_crl(dev_pki, kind)])
+    sig = report.signatures[0]
+    if kind == "complete":
+        assert report.indication is Indication.TOTAL_PASSED, sig.notes
+    else:
+        assert (report.indication, sig.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER), sig.notes
+
+    listed = verify_pdf(sign_pdf(tiny_pdf(), revoked), trust=anchor, policy=policy,
+                        crls=[_issuing_ca_crl(dev_pki, kind, [revoked.signing_cert.serial_number])])
+    assert (listed.indication, listed.signatures[0].sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
