@@ -63,11 +63,11 @@ from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError,
 from ._aio import run_sync
 from ._compat import keep_metadata
 from .certload import CertSource, CrlSource, load_certs, load_crls
+from .chain import anchored_path
 from .errors import NotAPdfError, SigningError
 from .limits import cert_pool_problem, cert_set_problem, dss_counts_problem
 from .netfetch import Fetcher, FetchPolicy, tsa_certificates
 from .timestamps import document_timestamps
-from .verify import _anchored_path
 
 __all__ = ["extend_to_blta", "ltv_validation_context"]
 
@@ -165,7 +165,7 @@ def ltv_validation_context(
         done: set[bytes] = set()
         for leaf in leaves:
             # only chains whose signatures were checked up to an anchor: their URLs are a CA's
-            more_crls, more_ocsps = fetcher.for_path(_anchored_path(leaf, pool, anchors) or (), done)
+            more_crls, more_ocsps = fetcher.for_path(anchored_path(leaf, pool, anchors) or (), done)
             all_crls.extend(more_crls)
             ocsps.extend(more_ocsps)
     return ValidationContext(

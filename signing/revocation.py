@@ -250,9 +250,9 @@ def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_c
     """A CRL issued by a trust anchor that is not self-signed (the NCA's issuing CA when its
     root is not configured): pyhanko-certvalidator cannot build the CRL issuer's path then, so
     it is judged here: fresh at ``at`` by the module's rule, then read as the verifier reads
-    such a CRL (``verify._crl_says``: its issuer's name and signature, a revocation listed,
+    such a CRL (``chain.crl_says``: its issuer's name and signature, a revocation listed,
     silence meaning "good" only in a complete CRL)."""
-    from .verify import _crl_says
+    from .chain import crl_says
 
     try:
         tbs = crl["tbs_cert_list"]
@@ -261,7 +261,7 @@ def _by_anchor_crl(cert: x509.Certificate, issuer: x509.Certificate, crl: asn1_c
             return UNKNOWN, None
     except Exception:  # noqa: BLE001 - unparsable: not usable
         return UNKNOWN, None
-    says, revoked_on = _crl_says(crl, cert, issuer)
+    says, revoked_on = crl_says(crl, cert, issuer)
     if says == "revoked":
         return (REVOKED, revoked_on) if revoked_on <= at + CLOCK_SKEW else (GOOD, None)
     return (GOOD, None) if says == "good" else (UNKNOWN, None)

@@ -93,11 +93,11 @@ def _anchored(certs: list[x509.Certificate], roots: list[x509.Certificate]) -> l
     trust root, anchors excluded. The TSA's certificates come from its tokens: over plain
     HTTP anyone on the way can put certificates there, and the distribution points of one
     that chains to no root are an attacker's URLs (fetched with private addresses allowed)."""
-    from .verify import _anchored_path
+    from .chain import anchored_path
 
     out: list[x509.Certificate] = []
     for cert in certs:
-        for c, _issuer in _anchored_path(cert, certs, roots) or ():
+        for c, _issuer in anchored_path(cert, certs, roots) or ():
             if c not in out:
                 out.append(c)
     return out
