@@ -860,10 +860,10 @@ class TsaClient(TimeStamper):
 
     ``headers`` go with every request (an authorisation header of a commercial TSA, or
     certomancer's fake-time header in tests). ``trust_roots`` (the runtime's trust anchors):
-    every token is checked before use (imprint, TSA signature, chain to an anchor now,
-    time-stamping purpose); a token that fails raises ``TimestampRequestError`` and is not
-    learnt from. The TSA URL is the operator's configuration,
-    not file content, so no fetch policy applies. ``requests`` counts the HTTP requests sent.
+    every token is checked before use as the verifier checks it (imprint, TSA signature, chain to
+    an anchor now, time-stamping purpose, genTime within the TSA certificate's validity); a
+    token that fails raises ``TimestampRequestError`` and is not learnt from. The TSA URL is
+    the operator's configuration, not file content, so no fetch policy applies. ``requests`` counts the HTTP requests sent.
     Thread-safe; ``close()`` closes the idle connections (a later request opens a new one).
     """
 
