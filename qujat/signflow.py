@@ -47,7 +47,9 @@ referenced, no audit event; the refusal is logged without personal data beyond t
    ``revoked`` / ``verification_failed``); an earlier official's signature that fails now only
    because its certificate expired since passes if it passes at the time the service took it.
    Offline (the default fetch policy) it reads the revocation data the document carries; with
-   ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the whole chain are fetched.
+   ``QUJAT_VERIFY_ONLINE`` the CRL/OCSP of the whole chain are fetched, but for a certificate
+   that step 4's OCSP answers or CRLs cover: they are given to the verifier, so the signer's
+   responder is asked once per signature.
 
 Tickets for the official's signing page (`issue_ticket`): 256 random bits, only their SHA-256
 stored, good for one record's current step, until they expire, once (used in the signature's own
@@ -370,7 +372,8 @@ def _checked_submit(rt: Runtime, record: Record, cms_der: bytes, *, actor: str,
     _check_identity(state, index, who)
     revocation = _check_revocation(rt, embedded, at, record.id, index)
     _check_verified(rt, signed_pdf, prepared.field_name, at,
-                    {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")})
+                    {d["field"]: dt.datetime.fromisoformat(d["time"]) for d in state.done if d.get("field")},
+                    revocation)
     signed = {"index": index, "field": prepared.field_name, "common_name": who.common_name,
               "iin": who.iin or None,
               "bin": who.bin or None, "time": at.astimezone(dt.timezone.utc).isoformat(),
@@ -474,13 +477,15 @@ def _check_identity(state: SigningState, index: int, who) -> None:
 
 
 def _check_verified(rt: Runtime, signed_pdf: bytes, field_name: str, at: dt.datetime,
-                    accepted: Mapping[str, dt.datetime]) -> None:
+                    accepted: Mapping[str, dt.datetime], check=None) -> None:
     """Our verifier on the signed result: every signature must pass at ``at``. An earlier
     signature that the service took itself (``accepted``: its field → when) and that fails now
     for another reason than revocation — its certificate expired since, typically — passes when
     it passes at the moment it was taken: its bytes are the service's own since, and integrity
     and the changes after it are judged the same at any moment. Without this, a document whose
-    first official's certificate expires before the next one signs could never be completed."""
+    first official's certificate expires before the next one signs could never be completed.
+    ``check``: step 4's `RevocationCheck` (or None): the OCSP answers and CRLs it decided with
+    are given to the verifier, so that online it does not ask for the signer's status again."""
     from signing.model import Indication, SubIndication
     from signing.verify import verify_pdf
 
@@ -491,7 +496,8 @@ def _check_verified(rt: Runtime, signed_pdf: bytes, field_name: str, at: dt.date
         return sig.revoked or sig.sub_indication in (SubIndication.REVOKED, SubIndication.REVOKED_NO_POE,
                                                      SubIndication.REVOKED_CA_NO_POE)
 
-    report = verify_pdf(signed_pdf, trust=rt.trust_anchors, at=at, policy=rt.fetch_policy)
+    known = (check.crls, check.ocsps) if check is not None else ((), ())
+    report = verify_pdf(signed_pdf, trust=rt.trust_anchors, at=at, policy=rt.fetch_policy, known_revinfo=known)
     mine = [s for s in report.signatures if s.field == field_name]
     if not mine:
         raise CertificateRefused("the signed document shows no signature in the prepared field",

@@ -249,12 +249,14 @@ def _fetch_revinfo(
     anchors: list[x509.Certificate],
     dss_certs: list[x509.Certificate],
     newest_doc_stamp: EmbeddedPdfSignature | None = None,
+    known: tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]] = ([], []),
 ) -> tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]]:
     """OCSP and CRL for each non-anchor certificate of each signer's anchored chain
     (both: pyHanko judges a revocation after a timestamp best with both at hand), and
     of the newest document timestamp's TSA chain: it is the one validated now, so its
     TSA's revocation is asked now (the older stamps and the signature timestamps are
-    validated at the time a stamp proves, with the data the file carries)."""
+    validated at the time a stamp proves, with the data the file carries). A certificate
+    that ``known`` (CRLs, OCSP answers the caller just obtained) covers is not asked again."""
     crls: list[asn1_crl.CertificateList] = []
     ocsps: list[asn1_ocsp.OCSPResponse] = []
     done: set[bytes] = set()
@@ -268,6 +270,8 @@ def _fetch_revinfo(
         if path is None:
             log.info("signature %s: chain does not end at a trust anchor; nothing fetched", sig.field_name)
             continue
+        if known[0] or known[1]:
+            path = list(_uncovered(path, *known))
         more_crls, more_ocsps = fetcher.for_path(path, done)
         crls.extend(more_crls)
         ocsps.extend(more_ocsps)
@@ -283,16 +287,18 @@ def _collect_revinfo(
     doc_stamps: list[EmbeddedPdfSignature] = (),
     dss: _Dss | None = None,
     notes: list[FetchNote] | None = None,
+    known: tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]] = ([], []),
 ) -> _Revinfo:
-    """``dss``/``notes``: the DSS as ``_read_dss`` gave it and its notes (read here if None)."""
+    """``dss``/``notes``: the DSS as ``_read_dss`` gave it and its notes (read here if None);
+    ``known``: revocation data the caller just obtained (used, and not fetched again)."""
     notes = [] if notes is None else notes
     if dss is None:
         dss = _read_dss(reader, notes)
     dss_certs, dss_ocsps, dss_crls = list(dss.certs), list(dss.ocsps), list(dss.crls)
-    crls = list(user_crls) + dss_crls
-    ocsps = list(dss_ocsps)
+    crls = list(user_crls) + list(known[0]) + dss_crls
+    ocsps = list(known[1]) + list(dss_ocsps)
     if fetcher is not None:
-        fetched_crls, fetched_ocsps = _fetch_revinfo(fetcher, sigs, anchors, dss_certs, _newest(doc_stamps))
+        fetched_crls, fetched_ocsps = _fetch_revinfo(fetcher, sigs, anchors, dss_certs, _newest(doc_stamps), known)
         crls.extend(fetched_crls)
         ocsps.extend(fetched_ocsps)
         notes.extend(fetcher.notes)
@@ -853,6 +859,7 @@ def verify_pdf(
     require_revocation: bool = False,
     online: bool = False,
     time_budget_s: float | None = None,
+    known_revinfo: tuple[Iterable[asn1_crl.CertificateList], Iterable[asn1_ocsp.OCSPResponse]] = ((), ()),
 ) -> VerificationReport:
     """Verify every signature in ``pdf`` against the ``trust`` anchors.
 
@@ -867,6 +874,9 @@ def verify_pdf(
     ``pdfcheck.Limits`` allow (size, revisions, decoded bytes, time). ``time_budget_s``:
     a shorter wall-time budget than ``pdfcheck.Limits.time_budget_s`` (a caller that stops
     waiting earlier, e.g. the HTTP API, so that its abandoned thread stops soon too).
+    ``known_revinfo``: (CRLs, OCSP answers) the caller has just obtained for this moment under
+    the same policy (``qujat.signflow``: what `signing.revocation.check_signer` decided with);
+    they are used, and a certificate they cover is not asked about again when online.
     """
     if policy is None:
         policy = FetchPolicy(enabled=True) if online else OFFLINE
@@ -904,7 +914,8 @@ def verify_pdf(
         refused = pdfcheck.amend_all(refused, sigs, pdfcheck.Inspection(structure, reader, budget))
         return VerificationReport(signatures=refused, fetches=tuple(dss_notes))
     fetcher = Fetcher(policy) if policy.enabled else None
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes)
+    known = (list(known_revinfo[0]), list(known_revinfo[1]))
+    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes, known)
     contexts: dict[datetime, ValidationContext] = {}
 
     def tsa_context_at(moment: datetime) -> ValidationContext:

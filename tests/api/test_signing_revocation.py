@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import uuid
+from collections import Counter
 
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
@@ -34,7 +35,7 @@ from signing.verify import verify_pdf
 from tests.api.helpers import pdfsig_valid
 from tests.api.test_signing_flow import BASE_URL, Clock, Flow, _fields
 from tests.conftest import example
-from tests.signing.ltvhelpers import carrying
+from tests.signing.ltvhelpers import DevPkiFront, carrying
 
 # every test here runs on an app with a LibreOffice worker (started per module)
 pytestmark = pytest.mark.slow
@@ -237,3 +238,33 @@ def test_the_second_official_may_sign_hours_after_the_first(flow):
     rt = dataclasses.replace(_with_mode(flow, "try"), clock=lambda: later)
     record = signflow.submit(rt, doc["id"], flow.cms(flow.head, _digest(flow, doc)), caller=CALLER)
     assert record.status.value == "valid"
+
+
+def test_online_verification_asks_for_the_signers_status_once(flow):
+    """With QUJAT_VERIFY_ONLINE on, the OCSP answer that step 4 fetched about the signer is given
+    to the verifier of step 5: one OCSP request about the signer's certificate per accepted
+    signature, not two. A revoked certificate is still refused, also with the revocation check
+    off (the verifier then asks the responder itself), and the refusal changes nothing."""
+    rt = flow.runtime
+    rt = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, verify_online=True))
+    assert rt.fetch_policy.enabled
+    front = DevPkiFront(flow.pki)
+    try:
+        doc = _issue(flow, flow.individual, flow.head)
+        for signer in (flow.individual, flow.head):
+            der = flow.cms(signer, _digest(flow, doc))
+            serials = Counter(front.ocsp_serials)
+            signflow.submit(rt, doc["id"], der, caller=CALLER)
+            asked = front.ocsp_serials - serials
+            assert asked[signer.signing_cert.serial_number] == 1, asked
+        for mode in ("require", "off"):
+            revoked = _issue(flow, flow.employee)
+            der = flow.cms(flow.employee, _digest(flow, revoked))
+            before = flow.snapshot(revoked)
+            with pytest.raises(signflow.CertificateRefused) as refused:
+                signflow.submit(dataclasses.replace(rt, settings=dataclasses.replace(
+                    rt.settings, signature_revocation=mode)), revoked["id"], der, caller=CALLER)
+            assert refused.value.code == "revoked", (mode, str(refused.value))
+            assert flow.snapshot(revoked) == before
+    finally:
+        front.stop()
