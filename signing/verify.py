@@ -553,7 +553,7 @@ def _t_evidence_tsa(
         used = stamps.used
         if used is not None:
             signed_data = _token_values(sig.signer_info)[stamps.reports.index(used)]["content"]
-            certs = [c.chosen for c in signed_data["certificates"] or () if c.name == "certificate"]
+            certs = limits.cms_certs(signed_data)
             tsa = _embedded_tsa_cert(signed_data)
             return (tsa, certs) if tsa is not None else None
         after = [rev for report, rev in doc_chain.results if report.passed and rev > sig.signed_revision]
