@@ -14,7 +14,7 @@ same thing with a local key (``qujat sign-digest``, tests).
 Step 3, :func:`embed`: the CMS is checked and written into the placeholder. It is
 refused (a :class:`DeferredSigningError` subclass, nothing written, the prepared bytes
 untouched) unless it is one SignedData, detached, content type id-data, SHA-256, carrying at
-most :data:`MAX_CMS_CERTS` certificates (two at most with one subject; timestamp tokens too), whose
+most ``limits.MAX_CMS_CERTS`` certificates (two at most with one subject; timestamp tokens too), whose
 signed message-digest is the prepared digest, whose signature over the signed attributes
 verifies with the certificate inside it, whose certificate passes the key-purpose policy
 (``keypurpose.signer_problem``: nonRepudiation, not a CA, a document-signing EKU) and,
@@ -51,7 +51,7 @@ from ._aio import run_sync as _run
 from .certload import load_certs
 from .errors import SigningError
 from .keypurpose import signer_problem
-from .limits import MAX_CERTS_PER_SUBJECT, MAX_CMS_CERTS, cert_set_problem, cms_problem
+from .limits import cms_problem
 from .ncacert import signer_fields
 from .revocation import carried_revinfo
 from .sign import _BASE_MARGIN, _TIMESTAMP_MARGIN, _field_name, _writer
@@ -73,9 +73,6 @@ __all__ = [
     "UntrustedSigner",
     "TooLarge",
     "AlreadySigned",
-    "MAX_CMS_CERTS",
-    "MAX_CERTS_PER_SUBJECT",
-    "cert_set_problem",
 ]
 
 # Bytes of DER the CMS may take when no certificate is known in advance: an NCA signing
@@ -97,14 +94,12 @@ class BadCms(DeferredSigningError):
 
 
 class DigestMismatch(DeferredSigningError):
-    """``signed_digest``: the digest the CMS does sign (a caller may recognise an earlier
-    step's)."""
+    """The CMS signs another digest than the prepared document's. ``signed_digest``: the
+    digest the CMS does sign (a caller may recognise an earlier step's)."""
 
     def __init__(self, message: str, signed_digest: bytes = b""):
         super().__init__(message)
         self.signed_digest = signed_digest
-
-    """The CMS signs another digest than the prepared document's."""
 
 
 class SignatureInvalid(DeferredSigningError):
@@ -308,7 +303,7 @@ def _parse_cms_unguarded(der: bytes) -> tuple[cms.SignedData, cms.SignerInfo, by
 
 def _check_cert_sets(sd: cms.SignedData, si: cms.SignerInfo) -> None:
     """`BadCms` when the CMS, or a timestamp token among its unsigned attributes, carries more
-    certificates than `MAX_CMS_CERTS` or more than `MAX_CERTS_PER_SUBJECT` with one subject
+    certificates than ``limits.MAX_CMS_CERTS`` or more than ``limits.MAX_CERTS_PER_SUBJECT`` with one subject
     (``limits``: many certificates claiming one name make a chain builder try every ordering)."""
     problem = cms_problem(sd, si)
     if problem is not None:
