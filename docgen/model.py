@@ -126,25 +126,12 @@ class Bilingual(_Model):
 
 # --- parties -------------------------------------------------------------------------------------
 
-def _latin_digits(v: str, what: str) -> str:
-    """``v`` unless it holds a character outside ASCII (Arabic-Indic or full-width digits, kept
-    as typed, would match no certificate and be printed so): the identifier rules refuse them
-    too, this names the cause."""
-    if isinstance(v, str) and not v.isascii():
-        raise ValueError(f"{what} must be written with the digits 0-9")
-    return v
-
-
 def _iin(v: str, info: ValidationInfo) -> str:
-    return ids.validate_iin(_latin_digits(v, "IIN"), today=reference_date(info))
+    return ids.validate_iin(v, today=reference_date(info))
 
 
 def _bin(v: str) -> str:
-    return ids.validate_bin(_latin_digits(v, "BIN"))
-
-
-def _cadastral_number(v: str) -> str:
-    return ids.normalize_cadastral_number(_latin_digits(v, "cadastral number"))
+    return ids.validate_bin(v)
 
 
 Iin = Annotated[str, AfterValidator(_iin)]
@@ -236,7 +223,7 @@ def check_shares(holders: list) -> None:
 
 # --- land plot, decision, signer -----------------------------------------------------------------
 
-CadastralNumber = Annotated[str, AfterValidator(_cadastral_number)]
+CadastralNumber = Annotated[str, AfterValidator(ids.normalize_cadastral_number)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=6)]
 
 

@@ -26,9 +26,17 @@ def check_digit(first11: str) -> int | None:
     return None
 
 
+def _ascii_digits(value: str, what: str) -> None:
+    """Other scripts' digits (Arabic-Indic, full-width), kept as typed, would match no
+    certificate and be printed so: the patterns below refuse them, this names the cause."""
+    if not value.isascii():
+        raise ValueError(f"{what} must be written with the digits 0-9")
+
+
 def _twelve_digits(value: str, what: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be a string of 12 digits")
+    _ascii_digits(value, what)
     v = value.strip()
     if not re.fullmatch(r"[0-9]{12}", v):
         raise ValueError(f"{what} must be exactly 12 digits, got {len(v)} characters")
@@ -80,6 +88,8 @@ def normalize_cadastral_number(value: str) -> str:
     Layout AA-BBB-CCC-N… (oblast, district, quarter, plot; official-forms.md §5.2); the last
     group has no fixed length, so it is kept as given.
     """
+    if isinstance(value, str):
+        _ascii_digits(value, "cadastral number")
     v = (value or "").strip()
     m = _CADASTRAL.fullmatch(v)
     seps = set(re.findall(r"[-: ]", v))
