@@ -79,8 +79,6 @@ __all__ = [
     "TsaClient",
     "RevocationCache",
     "DEFAULT_REVOCATION_MAX_AGE",
-    "fetch_crls",
-    "fetch_ocsp",
 ]
 
 log = logging.getLogger(__name__)
@@ -627,19 +625,6 @@ def _signing_fetcher(timeout: float) -> Fetcher:
         enabled=True, allow_private=True, max_bytes=64 << 20,
         per_request_timeout_s=timeout, time_budget_s=timeout * 8, max_requests=64,
     ))
-
-
-def fetch_crls(certs: Iterable[x509.Certificate], timeout: float = DEFAULT_TIMEOUT) -> list[asn1_crl.CertificateList]:
-    """Download the CRLs named in the certificates' distribution points (signing side), each
-    CRL once; failures are logged and skipped (whether missing revocation data is fatal is
-    the caller's decision). A :class:`RevocationCache` used once."""
-    return RevocationCache(timeout=timeout).crls(certs)
-
-
-def fetch_ocsp(cert: x509.Certificate, issuer: x509.Certificate, timeout: float = DEFAULT_TIMEOUT) -> ocsp.OCSPResponse | None:
-    """Ask the OCSP responder named in ``cert``'s AIA about ``cert`` (signing side); a
-    :class:`RevocationCache` used once."""
-    return RevocationCache(timeout=timeout).ocsp(cert, issuer)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from signing.certload import load_certs
 from signing.ltv import extend_to_blta
 from signing.errors import SigningError
 from signing.model import Indication, Level, SubIndication
-from signing.netfetch import FetchPolicy, RevocationCache, TsaClient, fetch_crls
+from signing.netfetch import FetchPolicy, RevocationCache, TsaClient
 from signing.sign import sign_pdf, timestamper_for
 from signing.verify import verify_pdf
 
@@ -123,7 +123,7 @@ def test_the_extended_b_b_signature_shows_its_own_time_not_the_stamps(b_b, dev_p
 def _chain_crls(signer, dev_pki) -> list[bytes]:  # noqa: F811
     """The CRLs of the signer's chain (issuing CA's and root's), from the dev PKI's server."""
     chain = [signer.signing_cert, *load_certs([dev_pki.issuing_ca_cert])]
-    return [crl.dump() for crl in fetch_crls(chain)]
+    return [crl.dump() for crl in RevocationCache().crls(chain)]
 
 
 def test_a_dss_written_after_the_last_stamp_is_not_archived(b_t, short_lived, dev_pki, pki_server,  # noqa: F811

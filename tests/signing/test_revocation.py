@@ -102,12 +102,12 @@ def test_intermediate_anchor_crl_is_checked(dev_pki, dev_signer):
 
 def test_ocsp_responder_reports_good_and_revoked(dev_pki, pki_server, dev_signer):
     from signing.certload import load_certs
-    from signing.netfetch import fetch_ocsp
+    from signing.netfetch import RevocationCache
 
     issuer = load_certs([dev_pki.issuing_ca_cert])[0]
 
     def status(label):
-        response = fetch_ocsp(dev_signer(label).signing_cert, issuer)
+        response = RevocationCache().ocsp(dev_signer(label).signing_cert, issuer)
         return response["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]["cert_status"].name
 
     assert (status("individual"), status("revoked-employee")) == ("good", "revoked")
