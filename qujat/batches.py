@@ -294,12 +294,14 @@ def process(rt: Runtime, batch_id: uuid.UUID, record_ids: Iterable[uuid.UUID], *
                     "QUJAT_PUBLIC_BASE_URL %s", batch_id, base_url, _base_url(rt))
     actor = f"batch:{batch_id}:{worker}"[:128]
     wanted = set(record_ids)
-    for n, rid in enumerate(sorted(store.batch_pending_of(batch_id, wanted))):
+    for rid in sorted(store.batch_pending_of(batch_id, wanted)):
         if (stop is not None and stop()) or closing(rt):
             return
-        if n and store.batch_status(batch_id) != "running":
-            return                     # cancelled by a newer batch (--new): render nothing more
+        # counting the start refuses an item of a batch no longer running, so the batch's
+        # status is read only then, not once per record
         if not store.batch_item_started(batch_id, rid, max_attempts=ITEM_ATTEMPTS):
+            if store.batch_status(batch_id) != "running":
+                return                 # cancelled by a newer batch (--new): render nothing more
             continue                   # done meanwhile, or it killed its workers too often
         try:
             record = store.get(rid)
