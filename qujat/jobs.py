@@ -31,6 +31,7 @@ import psycopg
 
 from qujat import batches
 from qujat.runtime import Runtime
+from qujat.settings import Settings
 
 __all__ = ["TASK", "QUEUE", "build_app", "ensure_schema", "defer_pending", "coordinate",
            "run_worker", "retry_stalled", "conninfo"]
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 TASK = "qujat.batch_chunk"
 QUEUE = "batches"
 HEARTBEAT_S = 2.0                 # a worker's heartbeat interval
-STALLED_AFTER_S = 8.0             # default of QUJAT_BATCH_STALLED_AFTER: no heartbeat for this
-                                  # long, the worker is dead and its jobs stalled
+# no heartbeat for this long: the worker is dead, its jobs stalled (QUJAT_BATCH_STALLED_AFTER's default)
+STALLED_AFTER_S = Settings.batch_stalled_after
 MAX_ATTEMPTS = 5                  # a job that raises (database away …) is retried this often
 REDEFER_ROUNDS = 3                # pending items with no job left are queued again this often
 _SCHEMA_LOCK = 0x71756A6174 + 1   # advisory lock key while applying procrastinate's schema

@@ -248,14 +248,13 @@ class Settings:
         if (v := get("QUJAT_SIGNATURE_REVOCATION")) is not None:
             kw["signature_revocation"] = v.strip().lower()
         if (v := get("QUJAT_REVOCATION_MAX_AGE")) is not None:
-            kw["revocation_max_age"] = float(_number("QUJAT_REVOCATION_MAX_AGE", v, float, 0))
+            kw["revocation_max_age"] = _number("QUJAT_REVOCATION_MAX_AGE", v, float, 0)
         if (v := get("QUJAT_ALLOW_NCA_TEST_IDENTITIES")) is not None:
             kw["allow_nca_test_identities"] = _bool("QUJAT_ALLOW_NCA_TEST_IDENTITIES", v)
         if (v := get("DATABASE_URL")) is not None:
             kw["database_url"] = v
         if (v := get("QUJAT_BATCH_STALLED_AFTER")) is not None:
-            kw["batch_stalled_after"] = float(_number("QUJAT_BATCH_STALLED_AFTER", v, float,
-                                                      BATCH_STALLED_MIN))
+            kw["batch_stalled_after"] = _number("QUJAT_BATCH_STALLED_AFTER", v, float, BATCH_STALLED_MIN)
         if (v := get("QUJAT_NCALAYER_URL")) is not None:
             kw["ncalayer_url"] = v.rstrip("/")
         return cls(**kw)
