@@ -165,17 +165,15 @@ class FileBlobStore:
                 names = os.listdir(where)
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            present = {name for name in names if _is_hex(name, 62)}
-            found = {name: where / name for name in present}
+            found = {name: where / name for name in names if _is_hex(name, 62)}
             for name in sorted(names):
                 blob = _taken_blob(name)
                 if blob is None:
                     continue
                 if restore:
                     _put_back(where / name, where / blob)
-                    found.setdefault(blob, where / blob)
-                elif blob not in present:
-                    found.setdefault(blob, where / name)
+                # the blob in its place wins; else (a dry run) the first taken-out copy
+                found.setdefault(blob, where / (blob if restore else name))
             for blob in sorted(found):
                 st = _regular_stat(found[blob])
                 if st is not None:
