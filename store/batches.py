@@ -225,7 +225,7 @@ class BatchSteps:
             return _info(s, row)
 
     def batch_status(self, batch_id: uuid.UUID) -> str:
-        """running | finished | cancelled (one indexed read, no counting: asked per record)."""
+        """running | finished | cancelled (one indexed read, no counting: asked per page of items)."""
         with self._read() as s:
             status = s.scalar(select(_BATCHES.c.status).where(_BATCHES.c.id == batch_id))
         if status is None:
