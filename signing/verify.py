@@ -279,21 +279,18 @@ def _fetch_revinfo(
 
 
 def _collect_revinfo(
-    reader: PdfFileReader,
     sigs: list[EmbeddedPdfSignature],
     anchors: list[x509.Certificate],
     user_crls: list[asn1_crl.CertificateList],
     fetcher: Fetcher | None,
-    doc_stamps: list[EmbeddedPdfSignature] = (),
-    dss: _Dss | None = None,
-    notes: list[FetchNote] | None = None,
-    known: tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]] = ([], []),
+    doc_stamps: list[EmbeddedPdfSignature],
+    dss: _Dss,
+    notes: list[FetchNote],
+    known: tuple[list[asn1_crl.CertificateList], list[asn1_ocsp.OCSPResponse]],
 ) -> _Revinfo:
-    """``dss``/``notes``: the DSS as ``_read_dss`` gave it and its notes (read here if None);
-    ``known``: revocation data the caller just obtained (used, and not fetched again)."""
-    notes = [] if notes is None else notes
-    if dss is None:
-        dss = _read_dss(reader, notes)
+    """``dss``/``notes``: the DSS as ``_read_dss`` gave it and its notes (the fetches' notes
+    are added to them); ``known``: revocation data the caller just obtained (used, and not
+    fetched again)."""
     dss_certs, dss_ocsps, dss_crls = list(dss.certs), list(dss.ocsps), list(dss.crls)
     crls = list(user_crls) + list(known[0]) + dss_crls
     ocsps = list(known[1]) + list(dss_ocsps)
@@ -915,7 +912,7 @@ def verify_pdf(
         return VerificationReport(signatures=refused, fetches=tuple(dss_notes))
     fetcher = Fetcher(policy) if policy.enabled else None
     known = (list(known_revinfo[0]), list(known_revinfo[1]))
-    revinfo = _collect_revinfo(reader, sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes, known)
+    revinfo = _collect_revinfo(sigs, anchors, load_crls(crls), fetcher, doc_stamps, dss, dss_notes, known)
     contexts: dict[datetime, ValidationContext] = {}
 
     def tsa_context_at(moment: datetime) -> ValidationContext:
