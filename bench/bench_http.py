@@ -26,12 +26,12 @@ from pathlib import Path
 
 import httpx2
 
+from bench._child import ROOT, Child
 from docgen.convert import ConverterPool
 from docgen.examples import example_request
 
 FLOOR, GOAL = 0.75, 0.85           # spec §8: HTTP issuance / raw warm-LibreOffice throughput
 CLIENTS, WORKERS = 4, 2
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _request() -> dict:
@@ -99,32 +99,22 @@ class Server:
                                "--scope", "documents:read", "--name", "bench"],
                               env=self.env, cwd=ROOT, capture_output=True, text=True, check=True)
         self.key = made.stdout.splitlines()[-1]
-        self.log = open(data / "serve.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "qujat", "serve", "--port", str(self.port),
-                                      "--log-level", "warning"], env=self.env, cwd=ROOT,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx2.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"qujat serve did not start: {(data / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        self._child = Child([sys.executable, "-m", "qujat", "serve", "--port", str(self.port),
+                             "--log-level", "warning"], log=data / "serve.log", ready=self._healthy,
+                            what="qujat serve", timeout=180, env=self.env, poll=0.2)
+        self.proc = self._child.proc
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx2.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx2.TransportError:
+            return False
 
     def client(self) -> httpx2.Client:
         return httpx2.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+        self._child.close()
 
 
 def _issue(client: httpx2.Client, raw: dict) -> float:

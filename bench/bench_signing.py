@@ -29,17 +29,17 @@ import io
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+from bench._child import ROOT, Child
+
 SIGN_GOAL_MS, RATIO_GOAL, VERIFY_GOAL_MS = 5.0, 10.0, 10.0  # product spec §8
 DEFERRED_GOAL_MS = 15.0  # issue 11: prepare + embed overhead per signature
 BLT_RUNS = 15  # a default B-LT signature takes most of a second
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sample_pdf() -> bytes:
@@ -82,41 +82,27 @@ def _deferred_p50s_ms(pdf: bytes, signer, anchor, runs: int) -> list[float]:
     )
 
 
-class _PkiProcess:
+class _PkiProcess(Child):
     """The dev PKI's services in a process of their own (like a remote TSA: its CPU is not
     ours); its request log on a file, to count the requests each kind of signature makes."""
 
     def __init__(self, pki, log_path: Path):
-        self.pki, self.log_path = pki, log_path
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen([sys.executable, "-m", "signing", "pki", "serve", str(pki.root)],
-                                     cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
+        def listening() -> bool:
             try:
                 socket.create_connection(("127.0.0.1", pki.port), 0.2).close()
-                return
+                return True
             except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise RuntimeError("the dev PKI server did not start") from None
-                time.sleep(0.05)
+                return False
+
+        super().__init__([sys.executable, "-m", "signing", "pki", "serve", str(pki.root)], log=log_path,
+                         ready=listening, what="the dev PKI server", timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
 
     def requests(self) -> int:
         """Requests logged so far (one line per request: "POST /… HTTP/1.1" 200 …)."""
         time.sleep(0.2)  # the server logs after it answered
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return sum(1 for line in text.splitlines() if '"GET /' in line or '"POST /' in line)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
 
 
 def _per_signature(server: _PkiProcess, sign: Callable[[], object], n: int = 4) -> float:
