@@ -39,16 +39,17 @@ def parse_duration(text: str) -> dt.timedelta:
 def cmd_gc_blobs(args) -> int:
     from qujat.runtime import open_runtime
     from qujat.service import Caller
-    from store.gc import MIN_GRACE, WrongDatabase
+    from store.gc import WrongDatabase, check_grace
 
     try:
         older_than = parse_duration(args.older_than)
     except ValueError as e:
         print(f"qujat gc-blobs: --older-than: {e}", file=sys.stderr)
         return EXIT_INVALID
-    if older_than < MIN_GRACE:
-        print(f"qujat gc-blobs: --older-than: at least {_span(MIN_GRACE)} (a write's files must "
-              "outlive its transaction)", file=sys.stderr)
+    try:
+        check_grace(older_than, name="--older-than")
+    except ValueError as e:
+        print(f"qujat gc-blobs: {e}", file=sys.stderr)
         return EXIT_INVALID
     settings = Settings.from_env()
     with open_runtime(settings, convert=False, store=True) as rt:

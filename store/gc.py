@@ -114,10 +114,11 @@ def check_pairing(conn: Connection, blobs: BlobStore, *, sample: int = PAIRING_S
                             "(QUJAT_DATA_DIR) one archive's?")
 
 
-def check_grace(older_than: dt.timedelta) -> None:
+def check_grace(older_than: dt.timedelta, *, name: str = "older_than") -> None:
+    """ValueError (``name``: how the caller calls the grace period) if it is below `MIN_GRACE`."""
     if older_than < MIN_GRACE:
-        raise ValueError(f"older_than: at least {MIN_GRACE.total_seconds() / 60:g} minutes (a "
-                         "write's files must outlive its transaction)")
+        raise ValueError(f"{name}: at least {MIN_GRACE.total_seconds() / 60:g}m (a write's files "
+                         "must outlive its transaction)")
 
 
 def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
