@@ -94,15 +94,15 @@ class WrongDatabase(StoreError):
 PAIRING_SAMPLE = 20
 
 
-def check_pairing(conn: Connection, blobs: BlobStore, *, sample: int = PAIRING_SAMPLE) -> None:
+def check_pairing(conn: Connection, blobs: BlobStore) -> None:
     """`WrongDatabase` unless ``conn``'s database and ``blobs`` are one archive's: the database
     names no blob while the folder holds blobs (a process started without DATABASE_URL opened
-    a new, empty SQLite database), or none of the first ``sample`` blobs its versions and
+    a new, empty SQLite database), or none of the first `PAIRING_SAMPLE` blobs its versions and
     signing states name is in the folder (another archive's database). A collection that
     compares the wrong pair deletes every blob older than its grace period."""
     v, s = VersionRow.__table__, SigningStateRow.__table__
     named = [h for table in (v, s)
-             for (h,) in conn.execute(select(table.c.pdf_sha256).limit(sample)) if h]
+             for (h,) in conn.execute(select(table.c.pdf_sha256).limit(PAIRING_SAMPLE)) if h]
     if not named:
         if any(not f.temporary for f in blobs.scan(restore=False)):
             raise WrongDatabase("the database names no blob, yet the blob folder holds blob files: "
@@ -122,20 +122,19 @@ def check_grace(older_than: dt.timedelta, *, name: str = "older_than") -> None:
 
 
 def collect(conn: Connection, blobs: BlobStore, report: GcReport, *,
-            now_ns: int | None = None,
             audit: Callable[[GcReport], None] | None = None) -> GcReport:
     """Find (and unless ``report.dry_run`` delete) the blobs nothing refers to, unused for
     longer than ``report.older_than``, counting into ``report`` as it goes (what was deleted
     before an error is in it); ``conn`` is a reading connection. The file times are the file
     system's, so the cut-off is too (`BlobStore.clock_ns`: on a shared mount, the file server's
-    clock, whatever this machine's says; ``now_ns``: nanoseconds since the epoch).
+    clock, whatever this machine's says).
     ``audit``: called with the report each time ``LISTED`` blobs were deleted (their hashes
     in ``report.deleted_names``, emptied after the call), so that every deleted blob is named
     by some audit event, also in a long run killed part-way; without it only the first
     ``LISTED`` are named."""
     check_grace(report.older_than)
-    if now_ns is None:    # a dry run writes no probe file: it counts by this machine's clock
-        now_ns = time.time_ns() if report.dry_run else blobs.clock_ns()
+    # a dry run writes no probe file: it counts by this machine's clock
+    now_ns = time.time_ns() if report.dry_run else blobs.clock_ns()
     cutoff = now_ns - int(report.older_than.total_seconds() * 1e9)
     refs = referenced_hashes(conn)
     ref, previous = next(refs, None), ""
