@@ -96,12 +96,16 @@ class _Model(BaseModel):
 
 # --- the reference date ----------------------------------------------------------------------
 
+def _context(info: ValidationInfo) -> dict:
+    """The validation context (a dict from `docgen.request.parse_request`), else {}."""
+    return info.context if isinstance(info.context, dict) else {}
+
+
 def reference_date(info: ValidationInfo) -> dt.date:
     """"Today" for the rules that refuse future dates: the date given in the validation context
     (``{"today": date}``, see `docgen.request.parse_request`), else today in Asia/Almaty — never
     the server's local date."""
-    ctx = info.context or {}
-    today = ctx.get("today") if isinstance(ctx, dict) else None
+    today = _context(info).get("today")
     return today if isinstance(today, dt.date) else today_in(DEFAULT_TIMEZONE)
 
 
@@ -602,8 +606,7 @@ ALLOW_NCA_TEST_IDENTITIES = "allow_nca_test_identities"
 
 
 def _nca_test_identity(v: str, what: str, info: ValidationInfo) -> str:
-    ctx = info.context if isinstance(info.context, dict) else {}
-    if ctx.get(ALLOW_NCA_TEST_IDENTITIES) is True:
+    if _context(info).get(ALLOW_NCA_TEST_IDENTITIES) is True:
         return v
     raise ValueError(f"{v} is the {what} of the NCA's test identity (the published test "
                      "certificates, not a real person or organisation); this service does not "
