@@ -33,19 +33,18 @@ from pdfs import change_page_text, tiny_pdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from revpki import RevCa, Responder
-from test_ltv import original, short_lived, timeline  # noqa: F401 - fixtures
-from tests.signing.ltvhelpers import Clock, b_b  # noqa: F401 - b_b is a fixture
+from test_ltv import DEV_FETCH, original, short_lived, timeline  # noqa: F401 - fixtures
+from tests.signing.ltvhelpers import Clock, b_b, b_b_lta  # noqa: F401 - b_b, b_b_lta are fixtures
 from tests.signing.ltvhelpers import document_stamps as _docs
 
 from signing.certload import load_certs
 from signing.ltv import extend_to_blta
 from signing.errors import SigningError
 from signing.model import Indication, Level, SubIndication
-from signing.netfetch import FetchPolicy, RevocationCache, TsaClient
+from signing.netfetch import RevocationCache, TsaClient
 from signing.sign import sign_pdf, timestamper_for
 from signing.verify import verify_pdf
 
-DEV_FETCH = FetchPolicy(enabled=True, allow_private=True)
 
 
 def _stamp(pdf: bytes, dev_pki) -> bytes:  # noqa: F811 - the fixture's name
@@ -186,12 +185,6 @@ def _dss_churn(pdf: bytes, changing: int, empty: int) -> bytes:
         else:
             pdf = S.append_update(pdf, [(root_ref.idnum, _dict_text(root_ref.idnum, root))])
     return S.empty_revisions(pdf, empty)
-
-
-@pytest.fixture(scope="module")
-def b_b_lta(b_b, dev_pki, pki_server):  # noqa: F811
-    return extend_to_blta(b_b, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
-                          policy=DEV_FETCH)
 
 
 @pytest.mark.slow

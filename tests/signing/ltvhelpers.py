@@ -1,9 +1,10 @@
 """Test helpers shared by the long-term-signature and revocation tests (tests/signing,
 tests/attacks, tests/api): one copy each instead of one per test module.
 
-``DevPkiFront`` serves the dev PKI and counts what is asked of it. ``b_b`` is a pytest fixture:
-a module that imports it must also have test_ltv's ``original`` and ``short_lived`` fixtures in
-its namespace (imported from test_ltv)."""
+``DevPkiFront`` serves the dev PKI and counts what is asked of it. ``b_b`` and ``b_b_lta`` are
+pytest fixtures: a module that imports them must also have test_ltv's ``original`` and
+``short_lived`` fixtures in its namespace (imported from test_ltv), and for ``b_b_lta`` the
+``dev_pki`` and ``pki_server`` ones (tests/signing's conftest)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from asn1crypto import cms, core, ocsp
 
 from signing.model import TimestampKind
 from signing.pki import ARCH
-from signing.sign import sign_pdf
+from signing.ltv import extend_to_blta
+from signing.sign import sign_pdf, timestamper_for
 
 SERVICES = {"tsa": f"/{ARCH}/tsa/", "ocsp": f"/{ARCH}/ocsp/", "crl": f"/{ARCH}/crls/"}
 
@@ -120,6 +122,16 @@ def document_stamps(report):
 def b_b(original, short_lived):
     """test_ltv's original PDF signed at B-B (no timestamp) by its short-lived signer."""
     return sign_pdf(original, short_lived, level="B-B")
+
+
+@pytest.fixture(scope="module")
+def b_b_lta(b_b, dev_pki, pki_server):
+    """``b_b`` extended to B-LTA at the dev PKI: a document timestamp (its T evidence), then a
+    DSS and an archive timestamp."""
+    from test_ltv import DEV_FETCH
+
+    return extend_to_blta(b_b, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
+                          policy=DEV_FETCH)
 
 
 def carrying(der: bytes, *answers: ocsp.OCSPResponse, junk: int = 0) -> bytes:

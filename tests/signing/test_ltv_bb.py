@@ -39,7 +39,7 @@ from pdfs import tiny_pdf
 from revpki import RevCa
 from test_ltv import DEV_FETCH, b_lta, b_t, original, run, short_lived, timeline  # noqa: F401 - fixtures
 from tests.signing.conftest import assert_pdfsig_all_valid
-from tests.signing.ltvhelpers import b_b  # noqa: F401 - a fixture
+from tests.signing.ltvhelpers import b_b, b_b_lta  # noqa: F401 - fixtures
 from tests.signing.ltvhelpers import document_stamps as _docs
 
 from signing.ltv import extend_to_blta
@@ -65,11 +65,6 @@ def _stamps(pdf: bytes) -> dict[str, int]:
 def _extend(pdf: bytes, dev_pki) -> bytes:
     return extend_to_blta(pdf, timestamper=timestamper_for(dev_pki.tsa_url), trust_roots=[dev_pki.root_cert],
                           policy=DEV_FETCH)
-
-
-@pytest.fixture(scope="module")
-def b_b_lta(b_b, dev_pki, pki_server):
-    return _extend(b_b, dev_pki)
 
 
 @pytest.fixture(scope="module")
