@@ -52,13 +52,6 @@ def _stamp(pdf: bytes, dev_pki) -> bytes:  # noqa: F811 - the fixture's name
     return add_document_timestamp(pdf, timestamper_for(dev_pki.tsa_url))
 
 
-def _crl_of(ca: RevCa) -> bytes:
-    now = datetime.now(timezone.utc)
-    return (cx509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
-            .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=7))
-            .sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
-
-
 @pytest.fixture(scope="module")
 def b_t(original, short_lived, dev_pki, pki_server):  # noqa: F811
     return sign_pdf(original, short_lived, level="B-T", tsa_url=dev_pki.tsa_url)
@@ -67,7 +60,7 @@ def b_t(original, short_lived, dev_pki, pki_server):  # noqa: F811
 @pytest.fixture(scope="module")
 def stranger_crl() -> bytes:
     """A CRL of a CA that has nothing to do with the signer's or the TSA's chain."""
-    return _crl_of(RevCa("UNRELATED CA"))
+    return RevCa("UNRELATED CA").crl()
 
 
 # --- laundering a changed file with a genuine stamp --------------------------------------------
