@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx2
 
 from bench._child import ROOT, Child
+from bench.bench_convert import _cpu_seconds
 from docgen.convert import ConverterPool
 from docgen.examples import example_request
 
@@ -47,12 +48,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree(root: int) -> list[int]:
@@ -78,7 +73,7 @@ def _tree_cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
         try:
-            total += _cpu(pid)
+            total += _cpu_seconds(pid)
         except (OSError, ValueError):
             pass                     # a process that ended is counted by neither side
     return total
