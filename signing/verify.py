@@ -347,15 +347,19 @@ def _revocation_gaps(status: PdfSignatureStatus, revinfo: _Revinfo) -> tuple[str
     path = status.validation_path
     if path is None:
         return ()
-    chain = list(path.iter_certs(include_root=True))
     all_crls = [*revinfo.crls, *(crl for _, crl in revinfo.anchor_crls)]
     gaps: list[str] = []
-    for cert, issuer in _uncovered([(cert, issuer) for issuer, cert in zip(chain, chain[1:])],
-                                   all_crls, revinfo.ocsps):
+    for cert, issuer in _uncovered(_path_pairs(path), all_crls, revinfo.ocsps):
         name = signer_fields(cert).common_name or cert.subject.human_friendly
         issuer_name = signer_fields(issuer).common_name or issuer.subject.human_friendly
         gaps.append(f"{name} (no CRL of {issuer_name} and no OCSP answer at hand)")
     return tuple(gaps)
+
+
+def _path_pairs(path) -> list[tuple[x509.Certificate, x509.Certificate]]:
+    """The (certificate, issuer) pairs of a pyHanko validation path, from the anchor down."""
+    chain = list(path.iter_certs(include_root=True))
+    return [(cert, issuer) for issuer, cert in zip(chain, chain[1:])]
 
 
 def _uncovered(pairs: Iterable[tuple[x509.Certificate, x509.Certificate]], crls: Iterable[asn1_crl.CertificateList],
@@ -524,8 +528,7 @@ def _dss_covers(status: PdfSignatureStatus, revinfo: _Revinfo) -> bool:
     if path is None:
         return True
     try:
-        chain = list(path.iter_certs(include_root=True))
-        return _pairs_covered([(cert, issuer) for issuer, cert in zip(chain, chain[1:])], revinfo)
+        return _pairs_covered(_path_pairs(path), revinfo)
     except Exception:  # noqa: BLE001 - a path that cannot be read: no level from the DSS
         return False
 
