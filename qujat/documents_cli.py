@@ -10,7 +10,6 @@ from docgen.errors import RequestInvalid
 from docgen.examples import example_request
 from docgen.model import DocumentType
 from docgen.outputs import write_outputs
-from docgen.request import parse_request
 from docgen.tokens import TokenError, canonical_token
 from qujat.runtime import open_runtime
 from qujat.settings import Settings, SettingsError
@@ -57,8 +56,7 @@ def cmd_render(args) -> int:
             print(f"qujat render: --token: {e}", file=sys.stderr)
             return EXIT_INVALID
     try:  # before LibreOffice starts: a bad request costs nothing
-        request = parse_request(raw, today=settings.today(),
-                                allow_nca_test_identities=settings.allow_nca_test_identities)
+        request = settings.parse_request(raw)
     except RequestInvalid as e:
         print(f"qujat render: the request is invalid ({len(e.problems)} problem(s)); "
               "nothing was written:", file=sys.stderr)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from docgen.convert import ConverterPool
 from docgen.render import Renderer
-from docgen.request import parse_request
 from docgen.templates import TemplateStore, packaged_templates_dir
 from qujat.settings import Settings
 from signing.netfetch import FetchPolicy, RevocationCache, TsaClient
@@ -80,8 +79,7 @@ class Runtime:
 
     def parse(self, raw: Any):
         """A validated request (or `docgen.errors.RequestInvalid`), dated by `today()`."""
-        return parse_request(raw, today=self.today(),
-                             allow_nca_test_identities=self.settings.allow_nca_test_identities)
+        return self.settings.parse_request(raw, self.clock())
 
 
 @contextlib.contextmanager

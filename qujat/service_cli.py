@@ -47,7 +47,6 @@ def cmd_issue(args) -> int:
         return EXIT_INVALID
     from docgen.errors import RequestInvalid
     from docgen.outputs import write_outputs
-    from docgen.request import parse_request
     from qujat import service
     from qujat.runtime import open_runtime
 
@@ -57,8 +56,7 @@ def cmd_issue(args) -> int:
                                        signer_password_file=Path(args.password_file),
                                        signer2_pkcs12=None, signer2_password_file=None)
     try:  # before LibreOffice starts: a bad request costs nothing
-        parse_request(service.decode(raw), today=settings.today(),
-                      allow_nca_test_identities=settings.allow_nca_test_identities)
+        settings.parse_request(service.decode(raw))
     except RequestInvalid as e:
         _print_invalid(e)
         return EXIT_INVALID

@@ -187,6 +187,14 @@ class Settings:
         """The calendar date in the configured time zone now (or at ``utc_now``)."""
         return today_in(self.timezone, utc_now=utc_now)
 
+    def parse_request(self, raw, utc_now: dt.datetime | None = None):
+        """``raw`` validated under these settings (`docgen.request.parse_request`): dated by
+        `today` (at ``utc_now``), NCA test identities as `allow_nca_test_identities` says."""
+        from docgen.request import parse_request
+
+        return parse_request(raw, today=self.today(utc_now),
+                             allow_nca_test_identities=self.allow_nca_test_identities)
+
     @property
     def uses_dev_pki(self) -> bool:
         """No signing key configured: the dev PKI in ``data_dir/pki`` signs (made on first use)."""
